@@ -1,0 +1,309 @@
+"""config.toml -> frozen, validated settings; errors name the file, the key and the reason."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from daemon.classify import ClassifierSettings
+from daemon.clocks import ClockSettings
+from daemon.route import OrgSettings, check_org
+from daemon.values import ConfigPath
+from daemon.workdays import CalendarSettings
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message says where and why."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServiceSettings(Section):
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh-CN", "zh-TW", "en"] = "zh-CN"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Seconds the main loop may sleep between looking at its schedule.
+    tick_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class DatabaseSettings(Section):
+    # sqlite:///relative/path.db resolves against the config folder; PostgreSQL:
+    # postgresql+psycopg://user@host/dbname. Put a URL holding a password in url_env or url_file.
+    url: str | None = "sqlite:///var/complaintd.db"
+    url_env: str | None = None
+    url_file: ConfigPath | None = None
+    # Apply pending migrations when the daemon starts (the embedded default wants this).
+    auto_upgrade: bool = True
+    echo: bool = False
+
+
+class TicketSettings(Section):
+    prefix: str = Field(default="TS", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
+    serial_digits: int = Field(default=4, ge=3, le=8)
+    # Attachments over this size are recorded by name and size, their bytes not stored.
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    # A message over this size is quarantined (raw bytes kept) instead of filed.
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # What the acknowledgement promises when no clock says otherwise.
+    reply_promise_hours: float = Field(default=2.0, gt=0)
+
+
+class MaildirSettings(Section):
+    enabled: bool = True
+    path: ConfigPath = Path("var/maildir")
+    # Maildir++ subfolders (".processed", ".quarantine") the files move to once handled.
+    processed_folder: str = "processed"
+    quarantine_folder: str = "quarantine"
+    poll_seconds: int = Field(default=2, ge=1)
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: ConfigPath | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class OutboxSettings(Section):
+    # "smtp" delivers through [smtp]; "files" writes each mail as an .eml file into `directory`.
+    transport: Literal["smtp", "files"] = "files"
+    directory: ConfigPath = Path("var/outbox")
+    from_address: str = "complaints@localhost"
+    from_name: str = "客户关爱中心 Customer Care"
+    # Domain part of the Message-IDs we generate.
+    message_id_domain: str = "complaintd.localhost"
+    poll_seconds: int = Field(default=5, ge=1)
+    batch_size: int = Field(default=50, ge=1)
+    retry_initial_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # A row still undelivered this long after it was queued is marked failed.
+    give_up_after_hours: float = Field(default=48.0, gt=0)
+    # Automatic replies to one address per day; more are recorded as suppressed (mail loops).
+    max_auto_replies_per_recipient_per_day: int = Field(default=10, ge=1)
+
+
+class TemplateSettings(Section):
+    directory: ConfigPath = Path("templates")
+
+
+class Settings(Section):
+    """Everything config.toml can say; each section has working defaults."""
+
+    service: ServiceSettings = ServiceSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    tickets: TicketSettings = TicketSettings()
+    maildir: MaildirSettings = MaildirSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    templates: TemplateSettings = TemplateSettings()
+    classifier: ClassifierSettings = ClassifierSettings()
+    org: OrgSettings = OrgSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    clocks: ClockSettings = ClockSettings()
+    source_file: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.service.timezone)
+
+
+def load(path: Path) -> Settings:
+    """Read and validate one config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file; pass --config PATH or set COMPLAINTD_CONFIG"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Settings:
+    """Validate config text as if read from `path` (relative paths resolve beside it)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config_dir = path.resolve().parent
+    _inherit(data)
+    try:
+        settings = Settings.model_validate(data, context={"config_dir": config_dir})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, text, path)) from None
+    settings = settings.model_copy(update={"source_file": path.resolve()})
+    problems = check(settings)
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {p}" for p in problems))
+    return settings
+
+
+# Keys that default to another section's value, so one setting serves both.
+_INHERITED = (
+    (("calendar", "timezone"), ("service", "timezone")),
+    (("clocks", "severity_scale"), ("classifier", "severity_scale")),
+)
+
+
+def _inherit(data: dict[str, Any]) -> None:
+    for (section, key), (source, source_key) in _INHERITED:
+        value = data.get(source, {}).get(source_key)
+        if value is not None and key not in data.get(section, {}):
+            data.setdefault(section, {})[key] = value
+    # An absence written as a local date-time (no offset) is in the service's time zone.
+    zone_name = data.get("service", {}).get("timezone", ServiceSettings().timezone)
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return  # reported by the [service] timezone validator
+    for absence in data.get("org", {}).get("absences", []):
+        for key in ("start", "end"):
+            value = absence.get(key) if isinstance(absence, dict) else None
+            if isinstance(value, datetime) and value.tzinfo is None:
+                absence[key] = value.replace(tzinfo=zone)
+
+
+def check(settings: Settings) -> list[str]:
+    """Problems that need more than one key to see; each names the key."""
+    problems: list[str] = list(check_org(settings.org))
+    try:
+        database_url(settings)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    for key in ("smtp",):
+        section = getattr(settings, key)
+        try:
+            resolve_secret(section.password_env, section.password_file, f"[{key}] password")
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if (
+        settings.smtp.security == "none"
+        and not _is_loopback(settings.smtp.host)
+        and (settings.smtp.username)
+    ):
+        problems.append(
+            "[smtp] security: 'none' would send the password in clear to "
+            f"{settings.smtp.host}; use 'starttls' or 'tls'"
+        )
+    return problems
+
+
+def resolve_secret(env: str | None, file: Path | None, what: str) -> str | None:
+    """A secret from an environment variable or a file; None when neither is set."""
+    if env and file:
+        raise ConfigError(f"{what}: set either the _env or the _file key, not both")
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{what}_env: environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}_file: cannot read {file}: {exc.strerror}") from None
+    return None
+
+
+def database_url(settings: Settings) -> str:
+    """The SQLAlchemy URL, with a relative SQLite path made absolute."""
+    db = settings.database
+    sources = [s for s in (db.url_env, db.url_file) if s]
+    url = resolve_secret(db.url_env, db.url_file, "[database] url") if sources else db.url
+    if not url:
+        raise ConfigError("[database] url: no database URL; set url, url_env or url_file")
+    match = re.match(r"^sqlite(\+\w+)?:///(?!/)(.+)$", url)
+    if match and match.group(2) != ":memory:" and settings.source_file is not None:
+        absolute = settings.source_file.parent / match.group(2)
+        url = f"sqlite{match.group(1) or ''}:///{absolute}"
+    elif not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError("[database] url: only sqlite:/// and postgresql+psycopg:// are supported")
+    return url
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, every secret replaced by a mask."""
+    data = settings.model_dump(mode="json")
+    db = data["database"]
+    try:
+        db["effective_url"] = _mask_url(database_url(settings))
+    except ConfigError:
+        db["effective_url"] = None
+    if db.get("url"):
+        db["url"] = _mask_url(db["url"])
+    return data
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _describe(exc: ValidationError, text: str, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = _key_name(loc)
+        where = _line_of(text, loc)
+        place = f"{path}:{where}" if where else f"{path}"
+        given = err.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+        lines.append(f"{place}: {key}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _key_name(loc: list[str]) -> str:
+    """[section] key, with array positions shown as [[section]] #n."""
+    if not loc:
+        return "(top level)"
+    section, rest = loc[0], loc[1:]
+    if rest and rest[0].isdigit():
+        return f"[[{section}]] #{int(rest[0]) + 1} " + ".".join(rest[1:])
+    return f"[{section}] " + ".".join(rest) if rest else f"[{section}]"
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best-effort line number of the offending key, for people fixing the file."""
+    keys = [p for p in loc if not p.isdigit()]
+    if not keys:
+        return None
+    section_seen = len(keys) == 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section_seen = stripped.strip("[] ") == keys[0]
+            continue
+        if section_seen and re.match(rf"^{re.escape(keys[-1])}\s*=", stripped):
+            return number
+    return None

@@ -1,0 +1,96 @@
+"""ClockState <-> clocks table rows, and the queries sweeps run over them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.clocks import Allowance, Basis, ClockKind, ClockPlan, ClockState, Unit
+from daemon.store.models import TicketClock
+
+
+def _allowance_json(a: Allowance) -> dict[str, Any]:
+    return {"amount": a.amount, "unit": a.unit.value, "basis": a.basis.value}
+
+
+def _allowance(data: dict[str, Any]) -> Allowance:
+    return Allowance(float(data["amount"]), Unit(data["unit"]), Basis(data["basis"]))
+
+
+def plan_json(plan: ClockPlan) -> dict[str, Any]:
+    return {
+        "rule": plan.rule,
+        "allowance": _allowance_json(plan.allowance),
+        "reminders": list(plan.reminders),
+        "ladder": [_allowance_json(a) for a in plan.ladder],
+        "upgrade_on_breach": plan.upgrade_on_breach,
+    }
+
+
+def plan_of(kind: str, data: dict[str, Any]) -> ClockPlan:
+    return ClockPlan(
+        kind=ClockKind(kind),
+        rule=data["rule"],
+        allowance=_allowance(data["allowance"]),
+        reminders=tuple(float(f) for f in data["reminders"]),
+        ladder=tuple(_allowance(a) for a in data["ladder"]),
+        upgrade_on_breach=bool(data["upgrade_on_breach"]),
+    )
+
+
+def state_of(row: TicketClock) -> ClockState:
+    return ClockState(
+        plan=plan_of(row.kind, row.plan),
+        started_at=row.started_at,
+        budget=timedelta(seconds=row.budget_seconds),
+        running_since=row.running_since,
+        due_at=row.due_at,
+        spent=timedelta(seconds=row.spent_seconds),
+        paused_at=row.paused_at,
+        stopped_at=row.stopped_at,
+        reminders_sent=tuple(float(f) for f in row.reminders_sent),
+        steps_sent=row.steps_sent,
+        breached_at=row.breached_at,
+    )
+
+
+def write(row: TicketClock, state: ClockState, next_action_at: datetime | None) -> None:
+    """Copy a state onto its row (a restarted clock reuses the row of its kind)."""
+    row.kind = state.kind.value
+    row.plan = plan_json(state.plan)
+    row.started_at = state.started_at
+    row.budget_seconds = state.budget.total_seconds()
+    row.spent_seconds = state.spent.total_seconds()
+    row.running_since = state.running_since
+    row.due_at = state.due_at
+    row.paused_at = state.paused_at
+    row.stopped_at = state.stopped_at
+    row.reminders_sent = list(state.reminders_sent)
+    row.steps_sent = state.steps_sent
+    row.breached_at = state.breached_at
+    row.next_action_at = next_action_at
+
+
+def save(
+    session: Session, ticket_id: int, state: ClockState, next_action_at: datetime | None
+) -> TicketClock:
+    row = session.scalar(
+        select(TicketClock).where(
+            TicketClock.ticket_id == ticket_id, TicketClock.kind == state.kind.value
+        )
+    )
+    if row is None:
+        row = TicketClock(ticket_id=ticket_id)
+        session.add(row)
+    write(row, state, next_action_at)
+    return row
+
+
+def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
+    return session.scalars(
+        select(TicketClock).where(TicketClock.ticket_id == ticket_id).order_by(TicketClock.id)
+    ).all()

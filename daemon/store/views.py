@@ -1,0 +1,186 @@
+"""Read-only views for the inspection commands, as plain JSON-ready data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from daemon.store.models import (
+    Attachment,
+    Customer,
+    Message,
+    OutboxMail,
+    Quarantined,
+    Ticket,
+    TicketEvent,
+)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def ticket_list(session: Session, status: str | None, limit: int) -> list[dict[str, Any]]:
+    query = (
+        select(Ticket, Customer.address)
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(Ticket.status == status)
+    return [
+        {
+            "number": t.number,
+            "status": t.status,
+            "customer": address,
+            "subject": t.subject,
+            "category": t.category,
+            "severity": t.severity,
+            "major": list(t.major),
+            "handler": t.handler,
+            "opened_at": _iso(t.opened_at),
+            "updated_at": _iso(t.updated_at),
+        }
+        for t, address in session.execute(query)
+    ]
+
+
+def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number.upper()))
+    if ticket is None:
+        return None
+    customer = session.get_one(Customer, ticket.customer_id)
+    messages = session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    ).all()
+    attachments = session.scalars(
+        select(Attachment).where(Attachment.message_row.in_([m.id for m in messages]))
+    ).all()
+    by_message: dict[int, list[dict[str, Any]]] = {}
+    for a in attachments:
+        by_message.setdefault(a.message_row, []).append(
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "stored": a.data is not None,
+            }
+        )
+    events = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ).all()
+    mails = session.scalars(
+        select(OutboxMail).where(OutboxMail.ticket_id == ticket.id).order_by(OutboxMail.id)
+    ).all()
+    return {
+        "number": ticket.number,
+        "status": ticket.status,
+        "customer": {"address": customer.address, "name": customer.name, "tier": customer.tier},
+        "subject": ticket.subject,
+        "language": ticket.language,
+        "channel": ticket.channel,
+        "classification": {
+            "category": ticket.category,
+            "department": ticket.department,
+            "severity": ticket.severity,
+            "major": list(ticket.major),
+            "evidence": list(ticket.evidence),
+            "source": ticket.classified_by,
+        },
+        "assignment": {
+            "handler": ticket.handler,
+            "handler_email": ticket.handler_email,
+            "excluded": list(ticket.excluded),
+        },
+        "opened_at": _iso(ticket.opened_at),
+        "updated_at": _iso(ticket.updated_at),
+        "closed_at": _iso(ticket.closed_at),
+        "messages": [
+            {
+                "message_id": m.message_id,
+                "from": m.sender,
+                "subject": m.subject,
+                "text": m.text,
+                "disposition": m.disposition,
+                "received_at": _iso(m.received_at),
+                "sent_at": _iso(m.sent_at),
+                "notes": list(m.notes),
+                "attachments": by_message.get(m.id, []),
+            }
+            for m in messages
+        ],
+        "events": [
+            {"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail} for e in events
+        ],
+        "outbox": [
+            {
+                "kind": o.kind,
+                "to": o.recipient,
+                "status": o.status,
+                "message_id": o.message_id,
+                "attempts": o.attempts,
+                "error": o.last_error,
+                "created_at": _iso(o.created_at),
+                "sent_at": _iso(o.sent_at),
+                "bounced": o.bounced_by is not None,
+            }
+            for o in mails
+        ],
+    }
+
+
+def quarantine_list(session: Session, include_released: bool) -> list[dict[str, Any]]:
+    query = select(
+        Quarantined.id,
+        Quarantined.origin,
+        Quarantined.reason,
+        Quarantined.detail,
+        Quarantined.received_at,
+        Quarantined.status,
+        func.length(Quarantined.raw),
+    ).order_by(Quarantined.id)
+    if not include_released:
+        query = query.where(Quarantined.status == "held")
+    return [
+        {
+            "id": row[0],
+            "origin": row[1],
+            "reason": row[2],
+            "detail": row[3],
+            "received_at": _iso(row[4]),
+            "status": row[5],
+            "bytes": row[6],
+        }
+        for row in session.execute(query)
+    ]
+
+
+def outbox_list(session: Session, status: str | None, limit: int) -> list[dict[str, Any]]:
+    query = (
+        select(OutboxMail, Ticket.number)
+        .outerjoin(Ticket, Ticket.id == OutboxMail.ticket_id)
+        .order_by(OutboxMail.id.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(OutboxMail.status == status)
+    return [
+        {
+            "id": o.id,
+            "ticket": number,
+            "kind": o.kind,
+            "to": o.recipient,
+            "status": o.status,
+            "attempts": o.attempts,
+            "next_attempt_at": _iso(o.next_attempt_at),
+            "error": o.last_error,
+            "subject": o.subject,
+            "created_at": _iso(o.created_at),
+            "sent_at": _iso(o.sent_at),
+        }
+        for o, number in session.execute(query)
+    ]

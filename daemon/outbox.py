@@ -1,0 +1,326 @@
+"""Render notices with Jinja2 and deliver queued mail over SMTP (or into a folder), with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from daemon.config import OutboxSettings, SmtpSettings, resolve_secret
+from daemon.numbering import tagged_subject
+from daemon.store import Store, outgoing
+from daemon.store.outgoing import Due, Queued
+from daemon.values import Clock, Notice
+
+log = logging.getLogger(__name__)
+
+
+class TemplateError(Exception):
+    """A notice's template is missing or refers to data it was not given."""
+
+
+class Composer:
+    """Turns a Notice into a complete RFC 5322 message, ready for the outbox."""
+
+    def __init__(self, templates: Path, settings: OutboxSettings, default_language: str) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(str(templates)),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text mail; customer text is passed as data, never as source
+            keep_trailing_newline=True,
+        )
+        self._folder = templates
+        self._settings = settings
+        self._default_language = default_language
+
+    def render(self, notice: Notice) -> tuple[str, str]:
+        """(subject, body) of a notice in its language, falling back to the default one."""
+        candidates = dict.fromkeys((notice.language, self._default_language, "en"))
+        for language in candidates:
+            try:
+                template = self._env.get_template(f"{notice.template}.{language}.txt")
+            except TemplateNotFound:
+                continue
+            try:
+                text = template.render(**notice.context)
+            except Exception as exc:  # StrictUndefined and template bugs alike
+                raise TemplateError(f"template {template.name}: {exc}") from exc
+            return _split_subject(text, template.name or notice.template)
+        raise TemplateError(
+            f"no template {notice.template}.<{'|'.join(candidates)}>.txt in {self._folder}"
+        )
+
+    def compose(self, notice: Notice, now: datetime, kind: str) -> Queued:
+        subject, body = self.render(notice)
+        if notice.ticket:
+            subject = tagged_subject(notice.ticket, subject)
+        domain = self._settings.message_id_domain
+        local = f"{notice.ticket or kind}.{uuid.uuid4().hex}"
+        message_id = f"{local}@{domain}"
+        mail = EmailMessage(policy=SMTP)
+        mail["From"] = formataddr((self._settings.from_name, self._settings.from_address))
+        mail["To"] = notice.recipient
+        mail["Subject"] = subject
+        mail["Date"] = format_datetime(now)
+        mail["Message-ID"] = f"<{message_id}>"
+        if notice.in_reply_to:
+            mail["In-Reply-To"] = f"<{notice.in_reply_to}>"
+        refs = [*notice.references, *([notice.in_reply_to] if notice.in_reply_to else [])]
+        if refs:
+            mail["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
+        # RFC 3834: mark automatic mail so other robots do not answer it (mail loops).
+        mail["Auto-Submitted"] = "auto-replied" if notice.auto_reply else "auto-generated"
+        mail["X-Auto-Response-Suppress"] = "All"
+        if notice.ticket:
+            mail["X-Complaintd-Ticket"] = notice.ticket
+        mail.set_content(body, charset="utf-8")
+        mail["Content-Language"] = notice.language  # after set_content, which clears Content-*
+        return Queued(
+            kind=kind,
+            recipient=notice.recipient,
+            message_id=message_id,
+            subject=subject,
+            raw=mail.as_bytes(),
+            auto_reply=notice.auto_reply,
+        )
+
+
+def _split_subject(text: str, name: str) -> tuple[str, str]:
+    """Templates start with a 'Subject:' line, then a blank line, then the body."""
+    head, sep, body = text.lstrip("\n").partition("\n\n")
+    if not sep or not head.startswith("Subject:"):
+        raise TemplateError(f"template {name}: must start with 'Subject: ...' and a blank line")
+    return " ".join(head[len("Subject:") :].split()), body.rstrip() + "\n"
+
+
+# --- delivery -----------------------------------------------------------------------------
+
+
+class TemporaryFailure(Exception):
+    """Worth another try later: 4xx, refused connection, timeout."""
+
+
+class PermanentFailure(Exception):
+    """The server said no for good (5xx): keep its reply, do not retry."""
+
+
+class Transport(Protocol):
+    async def open(self) -> None: ...
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
+class SmtpTransport:
+    """One SMTP connection per batch, reopened when the server drops it."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self._s = settings
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def open(self) -> None:
+        s = self._s
+        password = resolve_secret(s.password_env, s.password_file, "[smtp] password")
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout_seconds,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            tls_context=ssl.create_default_context() if s.security != "none" else None,
+        )
+        try:
+            await client.connect()
+            if s.username:
+                await client.login(s.username, password or "")
+        except aiosmtplib.SMTPResponseException as exc:
+            _raise_for(exc.code, exc.message)
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
+        self._client = client
+
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+        if self._client is None or not self._client.is_connected:
+            await self.open()
+        assert self._client is not None
+        try:
+            await self._client.sendmail(sender, [recipient], raw)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0] if exc.recipients else None
+            if refused is None:
+                raise TemporaryFailure(str(exc)) from exc
+            _raise_for(refused.code, refused.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            _raise_for(exc.code, exc.message)
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            self._client = None
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._client is not None and self._client.is_connected:
+            try:
+                await self._client.quit()
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                self._client.close()
+        self._client = None
+
+
+def _raise_for(code: int, message: str) -> None:
+    reply = f"{code} {message}".strip()
+    if 400 <= code < 500:
+        raise TemporaryFailure(reply)
+    raise PermanentFailure(reply)
+
+
+class FileTransport:
+    """Writes each mail as an .eml file: for a trial without a mail server."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+
+    async def open(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+        name = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        tmp = self._dir / f".{name}.tmp"
+        envelope = f"X-Envelope-From: {sender}\r\nX-Envelope-To: {recipient}\r\n".encode()
+        await asyncio.to_thread(_write_atomically, tmp, self._dir / name, envelope + raw)
+
+    async def close(self) -> None:
+        return None
+
+
+def _write_atomically(tmp: Path, final: Path, data: bytes) -> None:
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.rename(final)
+
+
+def make_transport(outbox: OutboxSettings, smtp: SmtpSettings) -> Transport:
+    if outbox.transport == "files":
+        return FileTransport(outbox.directory)
+    return SmtpTransport(smtp)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def retry_delay(attempts: int, settings: OutboxSettings, jitter: float) -> timedelta:
+    """Exponential backoff from the initial delay, capped; jitter in [0, 1) spreads retries."""
+    base = settings.retry_initial_seconds * (2 ** max(attempts - 1, 0))
+    capped = min(base, settings.retry_max_seconds)
+    return timedelta(seconds=capped * (0.9 + 0.2 * jitter))
+
+
+async def deliver_due(
+    store: Store,
+    transport: Transport,
+    settings: OutboxSettings,
+    clock: Clock,
+    stop: asyncio.Event | None = None,
+) -> DeliveryReport:
+    """Send every due row once; each result is recorded before the next mail goes out."""
+    sent = retrying = failed = 0
+    lease = timedelta(seconds=max(300.0, 4 * settings.batch_size))
+    while stop is None or not stop.is_set():
+        batch = await asyncio.to_thread(_claim, store, clock(), settings.batch_size, lease)
+        if not batch:
+            break
+        try:
+            await transport.open()
+        except (TemporaryFailure, PermanentFailure) as exc:
+            await asyncio.to_thread(_retry_all, store, batch, settings, clock(), str(exc))
+            return DeliveryReport(sent, retrying + len(batch), failed)
+        try:
+            for index, due in enumerate(batch):
+                if stop is not None and stop.is_set():
+                    await asyncio.to_thread(_release, store, batch[index:])
+                    break
+                outcome = await _send_one(transport, settings, due)
+                await asyncio.to_thread(_record, store, due, outcome, settings, clock())
+                sent += outcome is None
+                failed += isinstance(outcome, PermanentFailure)
+                retrying += isinstance(outcome, TemporaryFailure)
+        finally:
+            await transport.close()
+        if len(batch) < settings.batch_size:
+            break
+    return DeliveryReport(sent, retrying, failed)
+
+
+async def _send_one(
+    transport: Transport, settings: OutboxSettings, due: Due
+) -> TemporaryFailure | PermanentFailure | None:
+    try:
+        await transport.send(settings.from_address, due.recipient, due.raw)
+    except (TemporaryFailure, PermanentFailure) as exc:
+        return exc
+    return None
+
+
+def _claim(store: Store, now: datetime, limit: int, lease: timedelta) -> list[Due]:
+    with store.transaction() as session:
+        return outgoing.claim_due(session, now, limit, lease)
+
+
+def _release(store: Store, rows: list[Due]) -> None:
+    with store.transaction() as session:
+        for due in rows:
+            outgoing.release(session, due.id)
+
+
+def _retry_all(
+    store: Store, rows: list[Due], settings: OutboxSettings, now: datetime, error: str
+) -> None:
+    for due in rows:
+        _record(store, due, TemporaryFailure(error), settings, now)
+
+
+def _record(
+    store: Store,
+    due: Due,
+    outcome: TemporaryFailure | PermanentFailure | None,
+    settings: OutboxSettings,
+    now: datetime,
+) -> None:
+    with store.transaction() as session:
+        if outcome is None:
+            outgoing.mark_sent(session, due.id, now)
+            log.info("%s sent to %s", due.message_id, due.recipient)
+        elif isinstance(outcome, PermanentFailure):
+            outgoing.mark_failed(session, due.id, str(outcome))
+            log.error("%s to %s failed: %s", due.message_id, due.recipient, outcome)
+        elif now - due.created_at >= timedelta(hours=settings.give_up_after_hours):
+            outgoing.mark_failed(
+                session, due.id, f"gave up after {due.attempts + 1} tries: {outcome}"
+            )
+            log.error("%s to %s given up: %s", due.message_id, due.recipient, outcome)
+        else:
+            delay = retry_delay(due.attempts + 1, settings, random.random())
+            outgoing.mark_retry(session, due.id, now + delay, str(outcome))
+            log.warning(
+                "%s to %s will retry in %ds: %s",
+                due.message_id,
+                due.recipient,
+                delay.total_seconds(),
+                outcome,
+            )

@@ -1,0 +1,92 @@
+import email
+from datetime import UTC, datetime
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+from daemon.config import OutboxSettings
+from daemon.outbox import Composer, TemplateError
+from daemon.values import Notice
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+CONTEXT = {
+    "ticket": "TS-202611-0042",
+    "subject": "刹车异响",
+    "customer": "a@example.cn",
+    "customer_name": "张伟",
+    "reply_by": "2026-11-23 12:00",
+    "service_name": "客户关爱中心",
+}
+
+
+def composer() -> Composer:
+    return Composer(TEMPLATES, OutboxSettings(message_id_domain="dealer.example"), "zh-CN")
+
+
+def ack(**context: object) -> email.message.EmailMessage:
+    notice = Notice(
+        "acknowledgement",
+        "zh-CN",
+        "a@example.cn",
+        CONTEXT | context,
+        ticket="TS-202611-0042",
+        in_reply_to="c1@client.example",
+        references=("c0@client.example",),
+        auto_reply=True,
+    )
+    queued = composer().compose(notice, NOW, "acknowledgement")
+    return email.message_from_bytes(queued.raw, policy=default)  # type: ignore[return-value]
+
+
+def test_acknowledgement_carries_the_ticket_tag_and_threads_under_the_complaint():
+    msg = ack()
+    assert msg["Subject"].startswith("[TS-202611-0042] ")
+    assert msg["In-Reply-To"] == "<c1@client.example>"
+    assert msg["References"] == "<c0@client.example> <c1@client.example>"
+    assert msg["Message-ID"].endswith("@dealer.example>")
+
+
+def test_acknowledgement_is_marked_as_an_automatic_reply():
+    msg = ack()
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["X-Auto-Response-Suppress"] == "All"
+
+
+def test_acknowledgement_body_is_chinese_with_number_and_promise():
+    body = ack().get_body(preferencelist=("plain",)).get_content()
+    assert "TS-202611-0042" in body
+    assert "2026-11-23 12:00" in body
+    assert "您好" in body
+
+
+def test_customer_text_is_data_never_template_source():
+    body = ack(customer_name="{{ 7*7 }}{% for x in range(3) %}x{% endfor %}")
+    content = body.get_body(preferencelist=("plain",)).get_content()
+    assert "{{ 7*7 }}" in content
+    assert "49" not in content
+
+
+def test_a_missing_template_variable_fails_loudly():
+    notice = Notice("acknowledgement", "en", "a@example.cn", {"ticket": "TS-202611-0042"})
+    with pytest.raises(TemplateError, match="undefined"):
+        composer().render(notice)
+
+
+def test_a_language_without_its_own_template_falls_back_to_the_default_language():
+    subject, _ = composer().render(
+        Notice(
+            "followup",
+            "zh-TW",
+            "x@example.cn",
+            {"ticket": "TS-202611-0042", "subject": "s", "sender": "a@b", "text": "t"},
+        )
+    )
+    assert subject.startswith("客户补充来信")
+
+
+def test_english_acknowledgement_for_english_complaints():
+    subject, body = composer().render(Notice("acknowledgement", "en", "a@b", CONTEXT))
+    assert subject.startswith("We have received your complaint")
+    assert "TS-202611-0042" in body

@@ -1,0 +1,98 @@
+"""Options and error handling shared by every sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from daemon import config
+from daemon.config import Settings
+
+
+class CommandError(Exception):
+    """A failure to report in one line, saying what to do next."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def config_option(top_level: bool = False) -> argparse.ArgumentParser:
+    """--config, accepted before or after the sub-command."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        default=None if top_level else argparse.SUPPRESS,
+        help="config file (default: $COMPLAINTD_CONFIG, else ./config.toml)",
+    )
+    return parent
+
+
+def config_path(args: argparse.Namespace) -> tuple[Path, bool]:
+    """The config file to read, and whether the user named it explicitly."""
+    if args.config is not None:
+        return Path(args.config), True
+    env = os.environ.get("COMPLAINTD_CONFIG")
+    if env:
+        return Path(env), True
+    return Path("config.toml"), False
+
+
+def load_settings(args: argparse.Namespace, required: bool = True) -> tuple[Path, Settings]:
+    """The validated settings; without a config file, defaults when the command allows it."""
+    path, explicit = config_path(args)
+    if not path.exists() and not explicit and not required:
+        return path, Settings()
+    try:
+        return path, config.load(path)
+    except config.ConfigError as exc:
+        raise CommandError(str(exc), exit_code=78) from None  # EX_CONFIG
+
+
+def emit_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A plain aligned table; wide CJK characters count as two columns."""
+    if not rows:
+        print("(none)")
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(_width(c), *(_width(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    print("  ".join(_pad(c.upper(), w) for c, w in zip(columns, widths, strict=True)))
+    for line in cells:
+        print("  ".join(_pad(v, w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    text = str(value).replace("\n", " ")
+    return text if _width(text) <= 48 else _clip(text, 47) + "…"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _clip(text: str, width: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        used += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used > width:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))

@@ -1,0 +1,74 @@
+"""complaintd run | check-config | db upgrade | db status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from daemon import app, config, service
+from daemon.cli.common import CommandError, config_option, load_settings
+from daemon.outbox import Composer
+from daemon.store import Store
+
+
+def register(sub: Any) -> None:
+    parent = [config_option()]
+    run = sub.add_parser("run", parents=parent, help="run the daemon in the foreground")
+    run.set_defaults(handler=_run)
+
+    check = sub.add_parser(
+        "check-config",
+        parents=parent,
+        help="validate the config and print the effective settings, secrets masked",
+    )
+    check.set_defaults(handler=_check)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", parents=parent, help="apply pending migrations").set_defaults(
+        handler=_upgrade
+    )
+    db_sub.add_parser("status", parents=parent, help="is the schema up to date?").set_defaults(
+        handler=_db_status
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    path, settings = load_settings(args)
+    service.setup_logging(settings.service.log_level)
+    try:
+        return service.run(path, settings)
+    except config.ConfigError as exc:
+        raise CommandError(str(exc), exit_code=78) from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    composer = Composer(
+        settings.templates.directory, settings.outbox, settings.service.default_language
+    )
+    try:
+        app.check_templates(composer, settings)
+    except config.ConfigError as exc:
+        raise CommandError(str(exc), exit_code=78) from None
+    print(json.dumps(config.masked(settings), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    app.open_store(settings, upgrade=True).dispose()
+    print("database schema is up to date")
+    return 0
+
+
+def _db_status(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = Store(config.database_url(settings))
+    try:
+        pending = store.pending_migrations()
+    finally:
+        store.dispose()
+    print("migrations pending: run `complaintd db upgrade`" if pending else "up to date")
+    return 1 if pending else 0

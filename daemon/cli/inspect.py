@@ -1,0 +1,219 @@
+"""complaintd tickets | quarantine | outbox: look at what the daemon holds."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from daemon import app
+from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon.pipeline import Run, process
+from daemon.store import views
+from daemon.store.models import Quarantined
+from daemon.values import RawMail
+
+
+def register(sub: Any) -> None:
+    parent = [config_option()]
+
+    tickets = sub.add_parser("tickets", help="list and show tickets")
+    t_sub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    t_list = t_sub.add_parser("list", parents=parent, help="the newest tickets first")
+    t_list.add_argument("--status", help="only tickets in this state")
+    t_list.add_argument("--limit", type=int, default=50)
+    t_list.add_argument("--json", action="store_true", help="machine-readable output")
+    t_list.set_defaults(handler=_tickets_list)
+    t_show = t_sub.add_parser("show", parents=parent, help="one ticket, whole")
+    t_show.add_argument("number", help="e.g. TS-202611-0042")
+    t_show.add_argument("--json", action="store_true", help="machine-readable output")
+    t_show.set_defaults(handler=_tickets_show)
+
+    quarantine = sub.add_parser("quarantine", help="messages that could not be filed")
+    q_sub = quarantine.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
+    q_list = q_sub.add_parser("list", parents=parent, help="held messages")
+    q_list.add_argument("--all", action="store_true", help="include released ones")
+    q_list.add_argument("--json", action="store_true", help="machine-readable output")
+    q_list.set_defaults(handler=_quarantine_list)
+    q_show = q_sub.add_parser("show", parents=parent, help="one held message")
+    q_show.add_argument("id", type=int)
+    q_show.add_argument("--raw", action="store_true", help="write the raw bytes to stdout")
+    q_show.add_argument("--json", action="store_true", help="machine-readable output")
+    q_show.set_defaults(handler=_quarantine_show)
+    q_retry = q_sub.add_parser(
+        "retry", parents=parent, help="run held messages through the pipeline again"
+    )
+    q_retry.add_argument("ids", type=int, nargs="*", metavar="ID")
+    q_retry.add_argument("--all", action="store_true", help="every held message")
+    q_retry.add_argument("--json", action="store_true", help="machine-readable output")
+    q_retry.set_defaults(handler=_quarantine_retry)
+
+    outbox = sub.add_parser("outbox", help="mail queued, sent and failed")
+    o_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    o_list = o_sub.add_parser("list", parents=parent, help="the newest mail first")
+    o_list.add_argument("--status", choices=["pending", "sending", "sent", "failed", "suppressed"])
+    o_list.add_argument("--limit", type=int, default=50)
+    o_list.add_argument("--json", action="store_true", help="machine-readable output")
+    o_list.set_defaults(handler=_outbox_list)
+
+
+def _tickets_list(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        rows = views.ticket_list(session, args.status, args.limit)
+    if args.json:
+        emit_json(rows)
+    else:
+        print_table(
+            rows,
+            [
+                "number",
+                "status",
+                "customer",
+                "category",
+                "severity",
+                "handler",
+                "opened_at",
+                "subject",
+            ],
+        )
+    return 0
+
+
+def _tickets_show(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        detail = views.ticket_detail(session, args.number)
+    if detail is None:
+        raise CommandError(f"no ticket {args.number}; `complaintd tickets list` shows the numbers")
+    if args.json:
+        emit_json(detail)
+        return 0
+    _print_ticket(detail)
+    return 0
+
+
+def _print_ticket(d: dict[str, Any]) -> None:
+    c, a = d["classification"], d["assignment"]
+    print(f"{d['number']}  [{d['status']}]  {d['subject']}")
+    print(f"customer:  {d['customer']['address']} {d['customer']['name']}".rstrip())
+    print(f"opened:    {d['opened_at']}   updated: {d['updated_at']}")
+    major = f"   MAJOR: {', '.join(c['major'])}" if c["major"] else ""
+    print(
+        f"category:  {c['category']} / {c['department']} / {c['severity']}{major}"
+        f"   (by {c['source']})"
+    )
+    for e in c["evidence"]:
+        print(f"  why: {e['target']} <- {e['phrase']!r} ({e['weight']})")
+    print(f"handler:   {a['handler'] or '(unassigned)'} {a['handler_email']}".rstrip())
+    if a["excluded"]:
+        print(f"excluded:  {', '.join(a['excluded'])} (named in the complaint)")
+    for clock in d.get("clocks", []):
+        print(f"clock:     {clock['kind']:<15} due {clock['due_at']}  {clock['state']}")
+    for m in d["messages"]:
+        print(f"\n--- {m['received_at']}  {m['from']}  ({m['disposition']})")
+        print(m["text"])
+        for att in m["attachments"]:
+            print(f"    [attachment] {att['filename']} {att['content_type']} {att['size']} bytes")
+    print("\nevents:")
+    for e in d["events"]:
+        print(f"  {e['at']}  {e['kind']:<16} {e['actor']}  {e['detail'] or ''}".rstrip())
+    print("mail:")
+    for o in d["outbox"]:
+        print(
+            f"  {o['created_at']}  {o['kind']:<16} {o['to']}  {o['status']} {o['error']}".rstrip()
+        )
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        rows = views.quarantine_list(session, args.all)
+    if args.json:
+        emit_json(rows)
+    else:
+        print_table(rows, ["id", "status", "reason", "received_at", "bytes", "origin", "detail"])
+    return 0
+
+
+def _quarantine_show(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        row = session.get(Quarantined, args.id)
+        if row is None:
+            raise CommandError(
+                f"no quarantined message #{args.id}; see `complaintd quarantine list`"
+            )
+        if args.raw:
+            sys.stdout.buffer.write(row.raw)
+            return 0
+        info = {
+            "id": row.id,
+            "status": row.status,
+            "reason": row.reason,
+            "detail": row.detail,
+            "origin": row.origin,
+            "received_at": row.received_at.isoformat(),
+            "bytes": len(row.raw),
+            "sha256": row.sha256,
+        }
+    if args.json:
+        emit_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key + ':':<13}{value}")
+        print("\nthe raw bytes: complaintd quarantine show --raw", args.id)
+    return 0
+
+
+def _quarantine_retry(args: argparse.Namespace) -> int:
+    if not args.ids and not args.all:
+        raise CommandError("name the quarantined message ids to retry, or pass --all")
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    deps = app.build(settings, store)
+    with store.reading() as session:
+        held = [
+            (row.id, RawMail(row.raw, row.origin, row.received_at))
+            for row in session.query(Quarantined).filter(Quarantined.status == "held")
+            if args.all or row.id in args.ids
+        ]
+    missing = set(args.ids) - {row_id for row_id, _ in held}
+    results = []
+    for row_id, raw in held:
+        outcome = process(raw, deps, Run(retry_of=row_id))
+        results.append(
+            {
+                "id": row_id,
+                "disposition": outcome.disposition.value,
+                "reason": outcome.reason,
+                "ticket": outcome.ticket,
+            }
+        )
+    for row_id in sorted(missing):
+        results.append(
+            {"id": row_id, "disposition": "unknown", "reason": "not held", "ticket": None}
+        )
+    if args.json:
+        emit_json(results)
+    else:
+        print_table(results, ["id", "disposition", "reason", "ticket"])
+    return 1 if missing else 0
+
+
+def _outbox_list(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        rows = views.outbox_list(session, args.status, args.limit)
+    if args.json:
+        emit_json(rows)
+    else:
+        print_table(
+            rows, ["id", "ticket", "kind", "to", "status", "attempts", "created_at", "error"]
+        )
+    return 0

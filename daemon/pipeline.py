@@ -1,0 +1,446 @@
+"""One message through every stage: parse, dedupe, thread, classify, route, file, notify."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from daemon import clocks, intake, lifecycle
+from daemon.clocks import ClockKind, ClockState
+from daemon.config import Settings
+from daemon.lifecycle import Event, Status
+from daemon.numbering import numbers_in, period_of
+from daemon.outbox import Composer
+from daemon.store import Store, clockrows, outgoing, records
+from daemon.store.models import Ticket
+from daemon.triage import Triage
+from daemon.values import (
+    Assignment,
+    Classification,
+    Clock,
+    Disposition,
+    InboundMessage,
+    MailKind,
+    Notice,
+    Outcome,
+    RawMail,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What processing a message needs, built once per (re)load of the config."""
+
+    store: Store
+    settings: Settings
+    composer: Composer
+    triage: Triage
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """How this message is being processed."""
+
+    send_mail: bool = True  # False for a backfill: record, but queue no mail
+    retry_of: int | None = None  # the quarantine row being retried, released once filed
+
+
+def process(raw: RawMail, deps: Deps, run: Run = Run()) -> Outcome:
+    """File one received message; whatever cannot be filed is quarantined, never dropped."""
+    sha256 = hashlib.sha256(raw.data).hexdigest()
+    limit = deps.settings.tickets.max_message_bytes
+    if len(raw.data) > limit:
+        detail = f"{len(raw.data)} bytes, limit {limit}"
+        return _quarantine(raw, sha256, "too-large", detail, deps, run)
+    try:
+        msg = intake.parse(raw.data)
+    except intake.Unreadable as exc:
+        return _quarantine(raw, sha256, exc.reason, exc.detail, deps, run)
+    except RecursionError:
+        return _quarantine(raw, sha256, "too-deep", "MIME nesting too deep to read", deps, run)
+    try:
+        return _file(msg, raw, deps, run)
+    except IntegrityError:
+        # Another worker or instance filed the same message a moment ago.
+        return Outcome(Disposition.DUPLICATE, "duplicate", message_id=msg.message_id)
+    except DBAPIError:
+        raise  # the database is down: leave the message where it is and try again later
+    except Exception as exc:
+        log.exception("%s could not be filed", msg.message_id or sha256[:16])
+        detail = f"{type(exc).__name__}: {exc}"
+        return _quarantine(raw, sha256, "filing-error", detail, deps, run)
+
+
+def _file(msg: InboundMessage, raw: RawMail, deps: Deps, run: Run) -> Outcome:
+    now = deps.clock()
+    ident = msg.message_id or msg.sha256[:16]
+    send_mail = run.send_mail
+    with deps.store.transaction() as session:
+        if run.retry_of is not None:
+            records.release_quarantined(session, run.retry_of, now)
+        if records.message_seen(session, msg.dedupe_key):
+            log.info("%s duplicate delivery, already recorded", ident)
+            return Outcome(Disposition.DUPLICATE, "duplicate", message_id=msg.message_id)
+        if msg.kind is not MailKind.PERSONAL:
+            return _ignore(session, msg, raw, deps)
+        if not msg.sender:
+            return _quarantine_in(
+                session, raw, msg.sha256, "no-sender", "no From address", deps, run
+            )
+        if msg.sender == deps.settings.outbox.from_address.lower():
+            return _ignore(session, msg, raw, deps, reason="own-mail")
+        ticket = records.thread_ticket(
+            session,
+            numbers_in(msg.subject, deps.settings.tickets.prefix),
+            (*msg.in_reply_to, *msg.references),
+        )
+        if ticket is not None:
+            return _follow_up(session, ticket, msg, raw, deps, now, send_mail)
+        return _open(session, msg, raw, deps, now, send_mail)
+
+
+def _ignore(
+    session: Session, msg: InboundMessage, raw: RawMail, deps: Deps, reason: str = ""
+) -> Outcome:
+    reason = reason or msg.kind.value
+    stored = records.store_message(
+        session,
+        msg,
+        raw,
+        ticket_id=None,
+        disposition=Disposition.IGNORED.value,
+        reason=msg.kind_reason or reason,
+        max_attachment_bytes=deps.settings.tickets.max_attachment_bytes,
+    )
+    if msg.kind is MailKind.BOUNCE:
+        bounced = records.link_bounce(session, msg.bounced_message_ids, stored.row.id)
+        if bounced is not None and bounced.ticket_id is not None:
+            stored.row.ticket_id = bounced.ticket_id
+            records.add_event(
+                session,
+                bounced.ticket_id,
+                deps.clock(),
+                msg.sender or "mailer-daemon",
+                "delivery-failed",
+                {"to": bounced.recipient, "mail": bounced.message_id},
+                message_row=stored.row.id,
+            )
+            log.warning(
+                "%s bounced: our mail %s to %s",
+                msg.message_id,
+                bounced.message_id,
+                bounced.recipient,
+            )
+    log.info("%s ignored: %s (%s)", msg.message_id or msg.sha256[:16], reason, msg.kind_reason)
+    return Outcome(Disposition.IGNORED, reason, message_id=msg.message_id)
+
+
+def _follow_up(
+    session: Session,
+    ticket: Ticket,
+    msg: InboundMessage,
+    raw: RawMail,
+    deps: Deps,
+    now: datetime,
+    send_mail: bool,
+) -> Outcome:
+    stored = records.store_message(
+        session,
+        msg,
+        raw,
+        ticket_id=ticket.id,
+        disposition=Disposition.FOLLOWUP.value,
+        reason="",
+        max_attachment_bytes=deps.settings.tickets.max_attachment_bytes,
+    )
+    ticket.updated_at = now
+    records.add_event(session, ticket.id, now, msg.sender, "followup", {}, stored.row.id)
+    if send_mail and ticket.handler_email and ticket.handler_email != msg.sender:
+        notice = Notice(
+            template="followup",
+            language=deps.settings.service.default_language,
+            recipient=ticket.handler_email,
+            context=_ticket_context(ticket, msg, deps) | {"sender": msg.sender},
+            ticket=ticket.number,
+        )
+        _enqueue(session, notice, ticket.id, "followup", deps, now)
+    log.info("%s joined %s from %s", ticket.number, msg.message_id, msg.sender)
+    return Outcome(Disposition.FOLLOWUP, ticket=ticket.number, message_id=msg.message_id)
+
+
+def _open(
+    session: Session,
+    msg: InboundMessage,
+    raw: RawMail,
+    deps: Deps,
+    now: datetime,
+    send_mail: bool,
+) -> Outcome:
+    settings = deps.settings
+    customer = records.customer_for(session, msg.sender, msg.sender_name, now)
+    window = timedelta(days=deps.triage.repeat_window_days)
+    earlier = records.recent_tickets(session, customer.id, now - window)
+    classification = deps.triage.classify(msg.subject, msg.text, earlier)
+    assignment = deps.triage.assign(classification, "email", f"{msg.subject}\n{msg.text}", now)
+    number = records.next_number(
+        session,
+        settings.tickets.prefix,
+        period_of(now.astimezone(settings.zone)),
+        settings.tickets.serial_digits,
+    )
+    ticket = Ticket(
+        number=number,
+        status=Status.NEW.value,
+        customer_id=customer.id,
+        subject=msg.subject,
+        language=classification.language,
+        channel="email",
+        category=classification.category,
+        department=classification.department,
+        severity=classification.severity,
+        major=list(classification.major),
+        evidence=[
+            {"target": e.target, "phrase": e.phrase, "weight": e.weight}
+            for e in classification.evidence
+        ],
+        classified_by=classification.source,
+        handler=assignment.handler,
+        handler_email=assignment.handler_email,
+        excluded=list(assignment.excluded),
+        opened_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    stored = records.store_message(
+        session,
+        msg,
+        raw,
+        ticket_id=ticket.id,
+        disposition=Disposition.FILED.value,
+        reason="",
+        max_attachment_bytes=settings.tickets.max_attachment_bytes,
+    )
+    _record_opening(session, ticket, classification, assignment, msg, stored.row.id, now)
+    due = _start_clocks(session, ticket, classification, assignment, customer.tier, deps, now)
+    if send_mail:
+        notices = _opening_notices(ticket, msg, classification, assignment, due, deps, now)
+        for kind, notice in notices:
+            _enqueue(session, notice, ticket.id, kind, deps, now)
+    log.info(
+        "%s filed from %s <%s>: %s/%s/%s%s, handler %s",
+        number,
+        msg.message_id,
+        msg.sender,
+        classification.category,
+        classification.department,
+        classification.severity,
+        f", major {','.join(classification.major)}" if classification.major else "",
+        assignment.handler or "(none)",
+    )
+    return Outcome(Disposition.FILED, ticket=number, message_id=msg.message_id)
+
+
+def _record_opening(
+    session: Session,
+    ticket: Ticket,
+    c: Classification,
+    a: Assignment,
+    msg: InboundMessage,
+    message_row: int,
+    now: datetime,
+) -> None:
+    records.add_event(
+        session, ticket.id, now, msg.sender, "opened", {"subject": msg.subject}, message_row
+    )
+    records.add_event(
+        session,
+        ticket.id,
+        now,
+        "complaintd",
+        "classified",
+        {
+            "category": c.category,
+            "department": c.department,
+            "severity": c.severity,
+            "major": list(c.major),
+            "source": c.source,
+        },
+    )
+    for d in a.delegations:
+        records.add_event(
+            session,
+            ticket.id,
+            now,
+            "complaintd",
+            "delegated",
+            {"absent": d.absent, "deputy": d.deputy, "reason": d.reason},
+        )
+    if a.excluded:
+        records.add_event(
+            session, ticket.id, now, "complaintd", "excluded", {"people": list(a.excluded)}
+        )
+    records.add_event(
+        session,
+        ticket.id,
+        now,
+        "complaintd",
+        "assigned",
+        {
+            "handler": a.handler,
+            "inform": list(a.inform),
+            "rule": a.rule,
+        },
+    )
+
+
+def _start_clocks(
+    session: Session,
+    ticket: Ticket,
+    c: Classification,
+    a: Assignment,
+    tier: str,
+    deps: Deps,
+    now: datetime,
+) -> dict[ClockKind, datetime]:
+    """Open (and assign) the ticket on the state machine; start the clocks that brings."""
+    events = [Event.OPEN] + ([Event.ASSIGN] if a.handler else [])
+    if c.is_major and deps.triage.reports_major(a):
+        events.append(Event.REPORT_MAJOR)  # the general manager is told in this transaction
+    plans = {p.kind: p for p in deps.triage.plan(c, ticket.channel, tier)}
+    running: dict[ClockKind, ClockState] = {}
+    status: Status | None = None
+    for event in events:
+        entry = lifecycle.record(status, event, "complaintd", now, "new complaint")
+        records.add_event(session, ticket.id, now, entry.actor, "transition", entry.detail())
+        status = entry.transition.target
+        for kind in entry.transition.start:
+            if kind in plans:
+                running[kind] = clocks.start(plans[kind], now, deps.triage.calendar)
+        for kind in entry.transition.stop:
+            if kind in running:
+                running[kind] = clocks.stop(running[kind], now, deps.triage.calendar).state
+    ticket.status = (status or Status.NEW).value
+    due: dict[ClockKind, datetime] = {}
+    for kind, state in running.items():
+        next_at = clocks.next_action_at(state, deps.triage.calendar)
+        clockrows.save(session, ticket.id, state, next_at)
+        if state.stopped_at is None and state.due_at is not None:
+            due[kind] = state.due_at
+    return due
+
+
+def _opening_notices(
+    ticket: Ticket,
+    msg: InboundMessage,
+    c: Classification,
+    a: Assignment,
+    due: dict[ClockKind, datetime],
+    deps: Deps,
+    now: datetime,
+) -> list[tuple[str, Notice]]:
+    context = _ticket_context(ticket, msg, deps)
+    zone = deps.settings.zone
+    reply_by = deps.triage.promise(due, now).astimezone(zone)
+    notices = [
+        (
+            "acknowledgement",
+            Notice(
+                template="acknowledgement",
+                language=c.language,
+                recipient=msg.sender,
+                context=context | {"reply_by": reply_by.strftime("%Y-%m-%d %H:%M")},
+                ticket=ticket.number,
+                in_reply_to=msg.message_id,
+                references=msg.references,
+                auto_reply=True,
+            ),
+        )
+    ]
+    staff_context = context | {
+        "evidence": [f"{e.target}: {e.phrase}" for e in c.evidence],
+        "major": list(c.major),
+        "handler": a.handler,
+        "deadlines": [
+            f"{kind.value}: {at.astimezone(zone):%Y-%m-%d %H:%M}"
+            for kind, at in sorted(due.items(), key=lambda item: item[1])
+        ],
+    }
+    staff_language = deps.settings.service.default_language
+    if a.handler_email:
+        notices.append(
+            (
+                "assignment",
+                Notice("assignment", staff_language, a.handler_email, staff_context, ticket.number),
+            )
+        )
+    for address in a.inform:
+        if address != a.handler_email:
+            notices.append(
+                ("inform", Notice("inform", staff_language, address, staff_context, ticket.number))
+            )
+    return notices
+
+
+def _ticket_context(ticket: Ticket, msg: InboundMessage, deps: Deps) -> dict[str, object]:
+    return {
+        "ticket": ticket.number,
+        "subject": msg.subject,
+        "customer": msg.sender,
+        "customer_name": msg.sender_name,
+        "text": msg.text,
+        "category": ticket.category,
+        "department": ticket.department,
+        "severity": ticket.severity,
+        "opened_at": ticket.opened_at.astimezone(deps.settings.zone).strftime("%Y-%m-%d %H:%M"),
+        "service_name": deps.settings.outbox.from_name,
+    }
+
+
+def _enqueue(
+    session: Session, notice: Notice, ticket_id: int, kind: str, deps: Deps, now: datetime
+) -> None:
+    mail = deps.composer.compose(notice, now, kind)
+    local_now = now.astimezone(deps.settings.zone)
+    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    row = outgoing.enqueue(
+        session,
+        mail,
+        ticket_id,
+        now,
+        day_start,
+        deps.settings.outbox.max_auto_replies_per_recipient_per_day,
+    )
+    if row.status == "suppressed":
+        log.warning(
+            "%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.last_error
+        )
+
+
+def _quarantine(
+    raw: RawMail, sha256: str, reason: str, detail: str, deps: Deps, run: Run
+) -> Outcome:
+    with deps.store.transaction() as session:
+        return _quarantine_in(session, raw, sha256, reason, detail, deps, run)
+
+
+def _quarantine_in(
+    session: Session, raw: RawMail, sha256: str, reason: str, detail: str, deps: Deps, run: Run
+) -> Outcome:
+    if run.retry_of is not None:
+        records.hold_again(session, run.retry_of, reason, detail)
+        log.warning("quarantine #%d still held: %s (%s)", run.retry_of, reason, detail)
+        return Outcome(Disposition.QUARANTINED, reason)
+    if records.quarantine_seen(session, sha256):
+        return Outcome(Disposition.DUPLICATE, "duplicate")
+    row = records.quarantine(session, raw, sha256, reason, detail, deps.clock())
+    log.warning("quarantine #%d %s: %s (%s)", row.id, raw.origin, reason, detail)
+    return Outcome(Disposition.QUARANTINED, reason)

@@ -1,0 +1,221 @@
+"""The daemon: main loop, signals, sd_notify and the schedule of periodic jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import schedule
+
+from daemon import app, config, sdnotify
+from daemon.outbox import deliver_due, make_transport
+from daemon.pipeline import Deps, process
+from daemon.sources.maildir import Maildir, drain
+from daemon.values import Clock, Outcome, RawMail
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Runs one job at a time; a kick while it runs makes it run once more afterwards.
+
+    Every failure is caught and logged (once per distinct error) so one broken job cannot
+    stop the loop or the other jobs.
+    """
+
+    def __init__(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        self.name = name
+        self._job = job
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._last_error = ""
+
+    def kick(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self._job()
+                if self._last_error:
+                    log.info("%s recovered", self.name)
+                    self._last_error = ""
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self._last_error:
+                    log.exception("%s failed: %s", self.name, message)
+                else:
+                    log.debug("%s failed again: %s", self.name, message)
+                self._last_error = message
+            if not self._again:
+                return
+
+    async def join(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Daemon:
+    def __init__(self, config_path: Path, settings: config.Settings, clock: Clock = app.utc_now):
+        self._path = config_path
+        self._settings = settings
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._reload = False
+        self._scheduler = schedule.Scheduler()
+        self._workers: list[Worker] = []
+        self._deps: Deps | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        await self._start()
+        sdnotify.notify("READY=1", "STATUS=filing complaints")
+        log.info("complaintd ready (config %s)", self._path)
+        watchdog = sdnotify.watchdog_interval()
+        last_ping = 0.0
+        try:
+            while not self._stop.is_set():
+                if self._reload:
+                    await self._reload_now()
+                self._scheduler.run_pending()
+                if watchdog is not None and time.monotonic() - last_ping >= watchdog:
+                    sdnotify.notify("WATCHDOG=1")
+                    last_ping = time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stop.wait(), timeout=self._settings.service.tick_seconds
+                    )
+        finally:
+            sdnotify.notify("STOPPING=1")
+            log.info("complaintd stopping: finishing the work in hand")
+            await self._halt()
+            log.info("complaintd stopped")
+
+    def _request_stop(self, sig: signal.Signals) -> None:
+        log.info("%s received", sig.name)
+        self._stop.set()
+
+    def _request_reload(self) -> None:
+        self._reload = True
+
+    async def _reload_now(self) -> None:
+        self._reload = False
+        sdnotify.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            settings = config.load(self._path)
+        except config.ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+            sdnotify.notify("READY=1")
+            return
+        await self._halt()
+        self._settings = settings
+        self._stop = asyncio.Event()
+        await self._start()
+        log.info("config reloaded from %s", self._path)
+        sdnotify.notify("READY=1", "STATUS=filing complaints")
+
+    # --- wiring --------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        settings = self._settings
+        store = await asyncio.to_thread(app.open_store, settings)
+        deps = await asyncio.to_thread(app.build, settings, store, self._clock)
+        self._deps = deps
+        self._scheduler.clear()
+        self._workers = []
+
+        transport = make_transport(settings.outbox, settings.smtp)
+        outbox = self._worker(
+            "outbox",
+            lambda: deliver_due(store, transport, settings.outbox, self._clock, self._stop),
+        )
+        self._every(settings.outbox.poll_seconds, outbox)
+
+        def handle(raw: RawMail) -> Outcome:
+            outcome = process(raw, deps)
+            return outcome
+
+        if settings.maildir.enabled:
+            maildir = Maildir(
+                settings.maildir.path,
+                settings.maildir.processed_folder,
+                settings.maildir.quarantine_folder,
+            )
+            maildir.ensure()
+
+            async def read_maildir() -> None:
+                handled = await asyncio.to_thread(drain, maildir, handle, self._stop.is_set)
+                if handled:
+                    outbox.kick()
+
+            self._every(settings.maildir.poll_seconds, self._worker("maildir", read_maildir))
+        for worker in self._workers:
+            worker.kick()
+
+    def _worker(self, name: str, job: Callable[[], Awaitable[object]]) -> Worker:
+        worker = Worker(name, job)
+        self._workers.append(worker)
+        return worker
+
+    def _every(self, seconds: int, worker: Worker) -> None:
+        self._scheduler.every(seconds).seconds.do(worker.kick)
+
+    async def _halt(self) -> None:
+        """Stop starting new work and wait for the message or mail in hand."""
+        self._stop.set()
+        self._scheduler.clear()
+        await asyncio.gather(*(w.join() for w in self._workers))
+        if self._deps is not None:
+            self._deps.store.dispose()
+            self._deps = None
+
+
+def run(config_path: Path, settings: config.Settings) -> int:
+    asyncio.run(Daemon(config_path, settings).run())
+    return 0
+
+
+class _JournalFormatter(logging.Formatter):
+    """journald reads the syslog priority from a <N> prefix and stamps the time itself."""
+
+    _PRIORITY = {
+        logging.DEBUG: 7,
+        logging.INFO: 6,
+        logging.WARNING: 4,
+        logging.ERROR: 3,
+        logging.CRITICAL: 2,
+    }
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\n", " | ")
+        return f"<{self._PRIORITY.get(record.levelno, 6)}>{text}"
+
+
+def setup_logging(level: str) -> None:
+    """One line per event on stderr; under systemd the journal gets priorities."""
+    handler = logging.StreamHandler()
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Libraries speak at WARNING and above only; their INFO lines are not our events.
+    for noisy in ("imapclient", "aiosmtplib", "sqlalchemy", "alembic", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,76 @@
+"""The tables for sorting a complaint, loaded once: rules, model, org chart, calendar, clocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from daemon import classify, clocks, route
+from daemon.clocks import ClockKind, ClockPlan, ClockSettings, TicketFacts
+from daemon.config import Settings
+from daemon.train import TrainedModel, load_model
+from daemon.values import Assignment, Classification
+from daemon.workdays import BusinessCalendar
+
+# What the acknowledgement promises, in order of preference: the first clock the ticket has.
+_PROMISE_CLOCKS = (
+    ClockKind.FIRST_RESPONSE,
+    ClockKind.FIRST_CONTACT,
+    ClockKind.REPLY,
+    ClockKind.RESOLUTION,
+)
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Pure decisions about a new complaint, over tables loaded from config at start."""
+
+    classifier: classify.ClassifierSettings
+    rules: classify.RuleSet
+    model: TrainedModel | None
+    org: route.OrgSettings
+    calendar: BusinessCalendar
+    clock_settings: ClockSettings
+    reply_promise: timedelta
+
+    @classmethod
+    def load(cls, settings: Settings) -> Triage:
+        model = load_model(settings.classifier.model) if settings.classifier.model else None
+        return cls(
+            classifier=settings.classifier,
+            rules=classify.load_rules(settings.classifier),
+            model=model,
+            org=settings.org,
+            calendar=BusinessCalendar.from_settings(settings.calendar),
+            clock_settings=settings.clocks,
+            reply_promise=timedelta(hours=settings.tickets.reply_promise_hours),
+        )
+
+    @property
+    def repeat_window_days(self) -> int:
+        return self.classifier.repeat_window_days
+
+    def classify(self, subject: str, text: str, earlier_tickets: int) -> Classification:
+        history = classify.CustomerHistory(recent_complaints=earlier_tickets)
+        return classify.classify(subject, text, self.rules, history, self.model)
+
+    def assign(self, c: Classification, channel: str, text: str, now: datetime) -> Assignment:
+        return route.assign(c, channel, text, self.org, now)
+
+    def plan(self, c: Classification, channel: str, tier: str) -> tuple[ClockPlan, ...]:
+        facts = TicketFacts(channel, c.category, c.severity, tier, c.is_major)
+        return clocks.plan_clocks(facts, self.clock_settings)
+
+    def reports_major(self, a: Assignment) -> bool:
+        """Does this assignment tell a general manager (so the 24-hour report is done)?"""
+        managers = {
+            p.email.lower() for p in self.org.people if p.role == self.org.general_manager_role
+        }
+        return bool(managers & {a.handler_email.lower(), *(x.lower() for x in a.inform)})
+
+    def promise(self, started: dict[ClockKind, datetime], now: datetime) -> datetime:
+        """When the customer will hear from us: the first customer-facing deadline."""
+        for kind in _PROMISE_CLOCKS:
+            if kind in started:
+                return started[kind]
+        return now + self.reply_promise

@@ -43,6 +43,17 @@ class RawMail:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The last UID of a mailbox folder whose message is committed, valid only with its
+    UIDVALIDITY; stored in the same transaction as what that message produced."""
+
+    mailbox: str
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str  # decoded (RFC 2231 / RFC 2047); "" when the part had none
     content_type: str

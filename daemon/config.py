@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from daemon.classify import ClassifierSettings
 from daemon.clocks import ClockSettings
 from daemon.route import OrgSettings, check_org
+from daemon.sources.imap import MailboxSettings, check_mailboxes, is_loopback
 from daemon.values import ConfigPath
 from daemon.workdays import CalendarSettings
 
@@ -34,6 +34,10 @@ class ServiceSettings(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Seconds the main loop may sleep between looking at its schedule.
     tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often the clocks are swept for reminders, breaches and escalations.
+    sweep_seconds: int = Field(default=60, ge=1)
+    # `complaintd status` exits non-zero once a mailbox has been failing this long.
+    mailbox_alert_minutes: float = Field(default=15.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -122,6 +126,7 @@ class Settings(Section):
     org: OrgSettings = OrgSettings()
     calendar: CalendarSettings = CalendarSettings()
     clocks: ClockSettings = ClockSettings()
+    mailboxes: tuple[MailboxSettings, ...] = ()
     source_file: Path | None = Field(default=None, exclude=True)
 
     @property
@@ -188,7 +193,7 @@ def _inherit(data: dict[str, Any]) -> None:
 
 def check(settings: Settings) -> list[str]:
     """Problems that need more than one key to see; each names the key."""
-    problems: list[str] = list(check_org(settings.org))
+    problems: list[str] = [*check_org(settings.org), *check_mailboxes(settings.mailboxes)]
     try:
         database_url(settings)
     except ConfigError as exc:
@@ -201,7 +206,7 @@ def check(settings: Settings) -> list[str]:
             problems.append(str(exc))
     if (
         settings.smtp.security == "none"
-        and not _is_loopback(settings.smtp.host)
+        and not is_loopback(settings.smtp.host)
         and (settings.smtp.username)
     ):
         problems.append(
@@ -259,15 +264,6 @@ def masked(settings: Settings) -> dict[str, Any]:
 
 def _mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", url)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _describe(exc: ValidationError, text: str, path: Path) -> str:

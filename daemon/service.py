@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -13,11 +12,13 @@ from pathlib import Path
 
 import schedule
 
-from daemon import app, config, sdnotify
+from daemon import app, config, sdnotify, sweeps
 from daemon.outbox import deliver_due, make_transport
-from daemon.pipeline import Deps, process
+from daemon.pipeline import Deps, Run, process
+from daemon.sources import imap
 from daemon.sources.maildir import Maildir, drain
-from daemon.values import Clock, Outcome, RawMail
+from daemon.store.mailboxes import Checkpoints, MailboxHealth
+from daemon.values import Checkpoint, Clock, Outcome, RawMail
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Daemon:
         self._reload = False
         self._scheduler = schedule.Scheduler()
         self._workers: list[Worker] = []
+        self._watchers: list[asyncio.Task[None]] = []
         self._deps: Deps | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -147,8 +149,28 @@ class Daemon:
         self._every(settings.outbox.poll_seconds, outbox)
 
         def handle(raw: RawMail) -> Outcome:
-            outcome = process(raw, deps)
-            return outcome
+            return process(raw, deps)
+
+        def handle_imap(raw: RawMail, checkpoint: Checkpoint) -> Outcome:
+            return process(raw, deps, Run(checkpoint=checkpoint))
+
+        checkpoints, health = Checkpoints(store), MailboxHealth(store)
+        loop = asyncio.get_running_loop()
+        self._watchers = [
+            loop.create_task(
+                imap.watch(
+                    mailbox,
+                    handle_imap,
+                    checkpoints,
+                    health,
+                    self._stop,
+                    self._clock,
+                    wake=outbox.kick,
+                ),
+                name=f"mailbox {mailbox.name}",
+            )
+            for mailbox in settings.mailboxes
+        ]
 
         if settings.maildir.enabled:
             maildir = Maildir(
@@ -164,6 +186,13 @@ class Daemon:
                     outbox.kick()
 
             self._every(settings.maildir.poll_seconds, self._worker("maildir", read_maildir))
+
+        async def sweep() -> None:
+            report = await asyncio.to_thread(sweeps.sweep, deps, self._clock())
+            if report.actions:
+                outbox.kick()
+
+        self._every(settings.service.sweep_seconds, self._worker("sweep", sweep))
         for worker in self._workers:
             worker.kick()
 
@@ -179,6 +208,7 @@ class Daemon:
         """Stop starting new work and wait for the message or mail in hand."""
         self._stop.set()
         self._scheduler.clear()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
         await asyncio.gather(*(w.join() for w in self._workers))
         if self._deps is not None:
             self._deps.store.dispose()
@@ -188,34 +218,3 @@ class Daemon:
 def run(config_path: Path, settings: config.Settings) -> int:
     asyncio.run(Daemon(config_path, settings).run())
     return 0
-
-
-class _JournalFormatter(logging.Formatter):
-    """journald reads the syslog priority from a <N> prefix and stamps the time itself."""
-
-    _PRIORITY = {
-        logging.DEBUG: 7,
-        logging.INFO: 6,
-        logging.WARNING: 4,
-        logging.ERROR: 3,
-        logging.CRITICAL: 2,
-    }
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record).replace("\n", " | ")
-        return f"<{self._PRIORITY.get(record.levelno, 6)}>{text}"
-
-
-def setup_logging(level: str) -> None:
-    """One line per event on stderr; under systemd the journal gets priorities."""
-    handler = logging.StreamHandler()
-    if os.environ.get("JOURNAL_STREAM"):
-        handler.setFormatter(_JournalFormatter("%(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Libraries speak at WARNING and above only; their INFO lines are not our events.
-    for noisy in ("imapclient", "aiosmtplib", "sqlalchemy", "alembic", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

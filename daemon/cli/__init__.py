@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from daemon.cli import common
-from daemon.service import setup_logging
+from daemon.logs import setup_logging
 
 # Each module exposes register(subparsers); its parsers set `handler`.
-_COMMAND_MODULES = ("daemon_cmds", "replay", "inspect", "classify")
+_COMMAND_MODULES = ("daemon_cmds", "replay", "inspect", "classify", "status", "clock_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:

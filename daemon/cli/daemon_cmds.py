@@ -8,6 +8,7 @@ from typing import Any
 
 from daemon import app, config, service
 from daemon.cli.common import CommandError, config_option, load_settings
+from daemon.logs import setup_logging
 from daemon.outbox import Composer
 from daemon.store import Store
 
@@ -36,7 +37,7 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     path, settings = load_settings(args)
-    service.setup_logging(settings.service.log_level)
+    setup_logging(settings.service.log_level)
     try:
         return service.run(path, settings)
     except config.ConfigError as exc:

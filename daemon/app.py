@@ -53,11 +53,35 @@ _SAMPLE = {
     "handler": "someone",
     "deadlines": [],
     "sender": "customer@example.com",
+    "clock": "first_contact",
+    "rule": "first-contact",
+    "due": "2026-01-05 11:00",
+    "basis": "working",
+    "act_event": "contact",
+    "act_command": "complaintd tickets act TS-202601-0001 contact",
+    "used_percent": 50,
+    "left_minutes": 60,
+    "late_minutes": 90,
+    "step": 1,
+    "steps": 3,
+    "handler_email": "someone@example.com",
+    "recipient_name": "someone",
+    "delegated_from": "",
+    "copy": False,
+    "told_before": [
+        {
+            "at": "2026-01-05 10:00",
+            "what": "reminder",
+            "step": None,
+            "clock": "first_contact",
+            "who": "someone",
+        },
+    ],
 }
 
 
 def check_templates(composer: Composer, settings: Settings) -> None:
-    for name in ("acknowledgement", "assignment", "inform", "followup"):
+    for name in ("acknowledgement", "assignment", "inform", "followup", "reminder", "escalation"):
         for language in ("zh-CN", "en"):
             try:
                 composer.render(Notice(name, language, "x@example.com", _SAMPLE))

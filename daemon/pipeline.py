@@ -10,17 +10,18 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from daemon import clocks, intake, lifecycle
+from daemon import clocks, intake, lifecycle, notify
 from daemon.clocks import ClockKind, ClockState
 from daemon.config import Settings
 from daemon.lifecycle import Event, Status
 from daemon.numbering import numbers_in, period_of
 from daemon.outbox import Composer
-from daemon.store import Store, clockrows, outgoing, records
+from daemon.store import Store, clockrows, mailboxes, records
 from daemon.store.models import Ticket
 from daemon.triage import Triage
 from daemon.values import (
     Assignment,
+    Checkpoint,
     Classification,
     Clock,
     Disposition,
@@ -51,6 +52,8 @@ class Run:
 
     send_mail: bool = True  # False for a backfill: record, but queue no mail
     retry_of: int | None = None  # the quarantine row being retried, released once filed
+    # Where the message sits in its mailbox: committed with whatever the message produced.
+    checkpoint: Checkpoint | None = None
 
 
 def process(raw: RawMail, deps: Deps, run: Run = Run()) -> Outcome:
@@ -70,6 +73,9 @@ def process(raw: RawMail, deps: Deps, run: Run = Run()) -> Outcome:
         return _file(msg, raw, deps, run)
     except IntegrityError:
         # Another worker or instance filed the same message a moment ago.
+        if run.checkpoint is not None:
+            with deps.store.transaction() as session:
+                mailboxes.save_checkpoint(session, run.checkpoint, deps.clock())
         return Outcome(Disposition.DUPLICATE, "duplicate", message_id=msg.message_id)
     except DBAPIError:
         raise  # the database is down: leave the message where it is and try again later
@@ -84,6 +90,8 @@ def _file(msg: InboundMessage, raw: RawMail, deps: Deps, run: Run) -> Outcome:
     ident = msg.message_id or msg.sha256[:16]
     send_mail = run.send_mail
     with deps.store.transaction() as session:
+        if run.checkpoint is not None:
+            mailboxes.save_checkpoint(session, run.checkpoint, now)
         if run.retry_of is not None:
             records.release_quarantined(session, run.retry_of, now)
         if records.message_seen(session, msg.dedupe_key):
@@ -400,7 +408,7 @@ def _ticket_context(ticket: Ticket, msg: InboundMessage, deps: Deps) -> dict[str
         "category": ticket.category,
         "department": ticket.department,
         "severity": ticket.severity,
-        "opened_at": ticket.opened_at.astimezone(deps.settings.zone).strftime("%Y-%m-%d %H:%M"),
+        "opened_at": notify.local_time(ticket.opened_at, deps.settings.zone),
         "service_name": deps.settings.outbox.from_name,
     }
 
@@ -408,27 +416,15 @@ def _ticket_context(ticket: Ticket, msg: InboundMessage, deps: Deps) -> dict[str
 def _enqueue(
     session: Session, notice: Notice, ticket_id: int, kind: str, deps: Deps, now: datetime
 ) -> None:
-    mail = deps.composer.compose(notice, now, kind)
-    local_now = now.astimezone(deps.settings.zone)
-    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-    row = outgoing.enqueue(
-        session,
-        mail,
-        ticket_id,
-        now,
-        day_start,
-        deps.settings.outbox.max_auto_replies_per_recipient_per_day,
-    )
-    if row.status == "suppressed":
-        log.warning(
-            "%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.last_error
-        )
+    notify.enqueue(session, notice, ticket_id, kind, deps.composer, deps.settings, now)
 
 
 def _quarantine(
     raw: RawMail, sha256: str, reason: str, detail: str, deps: Deps, run: Run
 ) -> Outcome:
     with deps.store.transaction() as session:
+        if run.checkpoint is not None:
+            mailboxes.save_checkpoint(session, run.checkpoint, deps.clock())
         return _quarantine_in(session, raw, sha256, reason, detail, deps, run)
 
 

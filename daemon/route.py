@@ -117,6 +117,9 @@ class OrgSettings:
         "service_director",
         "customer_service_director",
     )
+    # Seed 000, article 5: the customer-service director sits in every escalation tier as the
+    # neutral third party, so every ladder step is copied to whoever holds these roles.
+    escalation_copy_roles: tuple[str, ...] = ("customer_service_director",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,9 +502,13 @@ def check_org(org: OrgSettings) -> list[str]:
             problems.append(f"[org] {name}: {value!r} is not in [[org.roles]]")
         elif org.people and value not in held:
             problems.append(f"[org] {name}: nobody holds role {value!r}")
-    for value in org.director_roles:
-        if value not in known_roles:
-            problems.append(f"[org] director_roles: {value!r} is not in [[org.roles]]")
+    for name, values in (
+        ("director_roles", org.director_roles),
+        ("escalation_copy_roles", org.escalation_copy_roles),
+    ):
+        for value in values:
+            if value not in known_roles:
+                problems.append(f"[org] {name}: {value!r} is not in [[org.roles]]")
     return problems
 
 

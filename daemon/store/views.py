@@ -8,13 +8,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from daemon.clocks import ClockKind
 from daemon.store.models import (
     Attachment,
     Customer,
     Message,
+    MissedClock,
     OutboxMail,
     Quarantined,
     Ticket,
+    TicketClock,
     TicketEvent,
 )
 
@@ -76,6 +79,9 @@ def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
     mails = session.scalars(
         select(OutboxMail).where(OutboxMail.ticket_id == ticket.id).order_by(OutboxMail.id)
     ).all()
+    clocks = session.scalars(
+        select(TicketClock).where(TicketClock.ticket_id == ticket.id).order_by(TicketClock.id)
+    ).all()
     return {
         "number": ticket.number,
         "status": ticket.status,
@@ -99,6 +105,19 @@ def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
         "opened_at": _iso(ticket.opened_at),
         "updated_at": _iso(ticket.updated_at),
         "closed_at": _iso(ticket.closed_at),
+        "clocks": [
+            {
+                "kind": c.kind,
+                "rule": c.plan.get("rule", ""),
+                "started_at": _iso(c.started_at),
+                "due_at": _iso(c.due_at),
+                "state": clock_state(c),
+                "breached_at": _iso(c.breached_at),
+                "steps_sent": c.steps_sent,
+                "next_action_at": _iso(c.next_action_at),
+            }
+            for c in sorted(clocks, key=_clock_order)
+        ],
         "messages": [
             {
                 "message_id": m.message_id,
@@ -131,6 +150,78 @@ def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
             for o in mails
         ],
     }
+
+
+_KINDS = [kind.value for kind in ClockKind]
+
+
+def _clock_order(c: TicketClock) -> int:
+    """Clocks in the order of the flow (ClockKind), whatever order they were started in."""
+    return _KINDS.index(c.kind) if c.kind in _KINDS else len(_KINDS)
+
+
+def clock_state(c: TicketClock) -> str:
+    """running, paused, breached (running past its due time) or met (stopped)."""
+    if c.stopped_at is not None:
+        return "met"
+    if c.paused_at is not None:
+        return "paused"
+    return "breached" if c.breached_at is not None else "running"
+
+
+def missed_report(
+    session: Session, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """Ledger rows counted per responsible person and clock, breaches in [since, until)."""
+    query = select(
+        MissedClock.person,
+        MissedClock.clock,
+        func.count(MissedClock.id),
+        func.count(func.distinct(MissedClock.ticket_id)),
+        func.sum(MissedClock.overdue_seconds),
+    ).group_by(MissedClock.person, MissedClock.clock)
+    if since is not None:
+        query = query.where(MissedClock.breached_at >= since)
+    if until is not None:
+        query = query.where(MissedClock.breached_at < until)
+    rows = [
+        {
+            "person": person,
+            "clock": clock,
+            "missed": int(missed),
+            "tickets": int(tickets),
+            "overdue_hours": round(float(overdue or 0.0) / 3600, 2),
+        }
+        for person, clock, missed, tickets, overdue in session.execute(query)
+    ]
+    return sorted(rows, key=lambda r: (-r["missed"], r["person"], r["clock"]))
+
+
+def missed_list(
+    session: Session, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """Each ledger row with its ticket number, oldest breach first."""
+    query = (
+        select(MissedClock, Ticket.number)
+        .join(Ticket, Ticket.id == MissedClock.ticket_id)
+        .order_by(MissedClock.breached_at, MissedClock.id)
+    )
+    if since is not None:
+        query = query.where(MissedClock.breached_at >= since)
+    if until is not None:
+        query = query.where(MissedClock.breached_at < until)
+    return [
+        {
+            "ticket": number,
+            "clock": m.clock,
+            "rule": m.rule,
+            "person": m.person,
+            "due_at": _iso(m.due_at),
+            "breached_at": _iso(m.breached_at),
+            "overdue_hours": round(m.overdue_seconds / 3600, 2),
+        }
+        for m, number in session.execute(query)
+    ]
 
 
 def quarantine_list(session: Session, include_released: bool) -> list[dict[str, Any]]:

@@ -1,0 +1,177 @@
+"""complaintd tickets act | sweep | report missed: act on tickets and run the clocks by hand."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from daemon import actions, app, lifecycle, route, sweeps
+from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon.lifecycle import Event
+from daemon.store import views
+
+
+def register(sub: Any) -> None:
+    parent = [config_option()]
+
+    t_sub = _actions_of(sub, "tickets", "list and show tickets")
+    t_act = t_sub.add_parser(
+        "act",
+        parents=parent,
+        help="record what was done on a ticket (contact, resolve, pause ...)",
+        description="Apply one event of the ticket's state machine and move its clocks.",
+    )
+    t_act.add_argument("number", help="e.g. TS-202611-0042")
+    t_act.add_argument(
+        "event",
+        choices=[e.value for e in Event],
+        metavar="EVENT",
+        help=", ".join(e.value for e in Event),
+    )
+    t_act.add_argument("--by", default=None, help="who acted (person key or address)")
+    t_act.add_argument("--cause", default="", help="why, for the audit trail")
+    t_act.add_argument("--to", default=None, metavar="KEY", help="the new handler, for assign")
+    t_act.add_argument(
+        "--at",
+        default=None,
+        metavar="ISO-8601",
+        help="when it was done, if earlier (e.g. a phone call logged afterwards)",
+    )
+    t_act.add_argument("--json", action="store_true", help="machine-readable output")
+    t_act.set_defaults(handler=_tickets_act)
+
+    sweep = sub.add_parser(
+        "sweep",
+        parents=parent,
+        help="run one sweep of the clocks; prints each action as a JSON line",
+        description="Send the reminders and escalations due at --now (default: the real time).",
+    )
+    sweep.add_argument(
+        "--now",
+        default=None,
+        metavar="ISO-8601",
+        help="sweep as if it were this instant; without an offset, in [service] timezone",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="decide and print; record nothing")
+    sweep.add_argument("--limit", type=int, default=1000, help="clocks per transaction")
+    sweep.set_defaults(handler=_sweep)
+
+    r_sub = _actions_of(sub, "report", "reports for management")
+    missed = r_sub.add_parser(
+        "missed", parents=parent, help="missed clocks per person and clock (for penalties)"
+    )
+    missed.add_argument(
+        "--since", default=None, metavar="DATE", help="breaches from this day (or instant) on"
+    )
+    missed.add_argument(
+        "--until",
+        default=None,
+        metavar="DATE",
+        help="breaches up to and including this day (or before this instant)",
+    )
+    missed.add_argument("--tickets", action="store_true", help="one line per breach instead")
+    missed.add_argument("--json", action="store_true", help="machine-readable output")
+    missed.set_defaults(handler=_report_missed)
+
+
+def _actions_of(sub: Any, name: str, help_text: str) -> Any:
+    """The sub-commands of `complaintd NAME`, made when no other module has made them."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        parser = sub.add_parser(name, help=help_text)
+        return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _tickets_act(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    actor = args.by or f"cli:{getpass.getuser()}"
+    cause = args.cause or "recorded with complaintd tickets act"
+    now = app.utc_now()
+    at = parse_instant(args.at, settings.zone, "--at") if args.at else now
+    if at > now:
+        raise CommandError(f"--at {args.at} is in the future", exit_code=2)
+    deps = app.build(settings, app.open_store(settings))
+    try:
+        result = actions.act(deps, args.number, Event(args.event), actor, cause, at, args.to)
+    except (actions.ActError, lifecycle.InvalidTransition) as exc:
+        raise CommandError(f"{args.number}: {exc}") from None
+    finally:
+        deps.store.dispose()
+    if args.json:
+        emit_json(result.as_json(settings.zone))
+        return 0
+    print(f"{result.ticket}  {result.event}: {result.before} -> {result.after}")
+    for c in result.clocks:
+        due = f" due {c.due_at.astimezone(settings.zone):%Y-%m-%d %H:%M}" if c.due_at else ""
+        late = f", {_span(c.late_seconds)} late" if c.late_seconds > 0 else ""
+        print(f"  {c.kind:<15} {c.change}{due}{late}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    now = parse_instant(args.now, settings.zone) if args.now else app.utc_now()
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1", exit_code=2)
+    deps = app.build(settings, app.open_store(settings))
+    try:
+        report = sweeps.sweep(deps, now, dry_run=args.dry_run, limit=args.limit)
+    finally:
+        deps.store.dispose()
+    for action in report.actions:
+        print(json.dumps(action.as_json(settings.zone), ensure_ascii=False))
+    return 0
+
+
+def _report_missed(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    zone = settings.zone
+    since = parse_bound(args.since, zone, end=False) if args.since else None
+    until = parse_bound(args.until, zone, end=True) if args.until else None
+    store = app.open_store(settings)
+    with store.reading() as session:
+        if args.tickets:
+            rows = views.missed_list(session, since, until)
+        else:
+            rows = views.missed_report(session, since, until)
+    for row in rows:
+        person = route.find_person(settings.org, row["person"])
+        row["name"] = person.name if person else ""
+    if args.json:
+        emit_json(rows)
+    elif args.tickets:
+        print_table(rows, ["ticket", "clock", "person", "name", "due_at", "overdue_hours"])
+    else:
+        print_table(rows, ["person", "name", "clock", "missed", "tickets", "overdue_hours"])
+    return 0
+
+
+def parse_instant(text: str, zone: ZoneInfo, option: str = "--now") -> datetime:
+    """An ISO-8601 instant; one without an offset is local time in `zone`."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(
+            f"{option} {text!r} is not ISO-8601, e.g. 2026-11-23T14:00+08:00", exit_code=2
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=zone)
+
+
+def parse_bound(text: str, zone: ZoneInfo, end: bool) -> datetime:
+    """A report bound: a date is a whole local day (an end date includes its day)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return parse_instant(text, zone, "--since/--until")
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start + timedelta(days=1) if end else start
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"

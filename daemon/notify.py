@@ -1,0 +1,74 @@
+"""Staff notices about a ticket: the shared template variables, and queueing in the caller's
+transaction so a notice is recorded exactly when what it reports is."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.config import Settings
+from daemon.outbox import Composer
+from daemon.store import outgoing
+from daemon.store.models import Customer, Message, OutboxMail, Ticket
+from daemon.values import Notice
+
+log = logging.getLogger(__name__)
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def local_time(at: datetime, zone: ZoneInfo) -> str:
+    """An instant as staff read it: minutes, in the service's time zone."""
+    return at.astimezone(zone).strftime(TIME_FORMAT)
+
+
+def enqueue(
+    session: Session,
+    notice: Notice,
+    ticket_id: int | None,
+    kind: str,
+    composer: Composer,
+    settings: Settings,
+    now: datetime,
+) -> OutboxMail:
+    """Render a notice and queue it in the session's transaction (suppressed rows are logged)."""
+    mail = composer.compose(notice, now, kind)
+    local_now = now.astimezone(settings.zone)
+    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    row = outgoing.enqueue(
+        session,
+        mail,
+        ticket_id,
+        now,
+        day_start,
+        settings.outbox.max_auto_replies_per_recipient_per_day,
+    )
+    if row.status == "suppressed":
+        log.warning(
+            "%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.last_error
+        )
+    return row
+
+
+def ticket_context(session: Session, ticket: Ticket, settings: Settings) -> dict[str, object]:
+    """The variables every staff notice about a stored ticket gets (as the filing notices do)."""
+    customer = session.get_one(Customer, ticket.customer_id)
+    first = session.scalar(
+        select(Message.text).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
+    )
+    return {
+        "ticket": ticket.number,
+        "subject": ticket.subject,
+        "customer": customer.address,
+        "customer_name": customer.name,
+        "text": first or "",
+        "category": ticket.category,
+        "department": ticket.department,
+        "severity": ticket.severity,
+        "opened_at": local_time(ticket.opened_at, settings.zone),
+        "service_name": settings.outbox.from_name,
+    }

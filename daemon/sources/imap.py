@@ -597,7 +597,9 @@ class _Worker:
             responses = client.idle_check(timeout=min(_STOP_CHECK_SECONDS, remaining))
             if any(_is_bye(r) for r in responses):
                 raise _ServerGone("the server closed the session (BYE)")
-            if any(_is_new_mail(r) for r in responses):
+            # An untagged NO or BAD in IDLE (Dovecot says "Internal error" when the folder is
+            # deleted under us) means no more news will come: leave IDLE and look again.
+            if any(_is_new_mail(r) or _is_trouble(r) for r in responses):
                 break
             if not responses and _hung_up(client.socket()):
                 raise _ServerGone("the server closed the connection")
@@ -651,6 +653,10 @@ def _is_new_mail(response: Any) -> bool:
 
 def _is_bye(response: Any) -> bool:
     return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
+
+
+def _is_trouble(response: Any) -> bool:
+    return isinstance(response, tuple) and len(response) >= 1 and response[0] in (b"NO", b"BAD")
 
 
 def _forget_untagged(client: IMAPClient) -> None:

@@ -8,6 +8,7 @@ import os
 import random
 import ssl
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -231,16 +232,25 @@ def retry_delay(attempts: int, settings: OutboxSettings, jitter: float) -> timed
     return timedelta(seconds=capped * (0.9 + 0.2 * jitter))
 
 
+def lease_for(smtp: SmtpSettings) -> timedelta:
+    """How long a claimed mail stays ours: a little more than one slow send.
+
+    Each recorded result renews the lease of the rest of the batch, so a worker killed
+    mid-batch hands its mail back within this time, not after the whole batch's worth.
+    """
+    return timedelta(seconds=2 * smtp.timeout_seconds + 5)
+
+
 async def deliver_due(
     store: Store,
     transport: Transport,
     settings: OutboxSettings,
     clock: Clock,
     stop: asyncio.Event | None = None,
+    lease: timedelta = timedelta(seconds=65),
 ) -> DeliveryReport:
     """Send every due row once; each result is recorded before the next mail goes out."""
     sent = retrying = failed = 0
-    lease = timedelta(seconds=max(300.0, 4 * settings.batch_size))
     while stop is None or not stop.is_set():
         batch = await asyncio.to_thread(_claim, store, clock(), settings.batch_size, lease)
         if not batch:
@@ -256,7 +266,10 @@ async def deliver_due(
                     await asyncio.to_thread(_release, store, batch[index:])
                     break
                 outcome = await _send_one(transport, settings, due)
-                await asyncio.to_thread(_record, store, due, outcome, settings, clock())
+                rest = [d.id for d in batch[index + 1 :]]
+                await asyncio.to_thread(
+                    _record, store, due, outcome, settings, clock(), rest, lease
+                )
                 sent += outcome is None
                 failed += isinstance(outcome, PermanentFailure)
                 retrying += isinstance(outcome, TemporaryFailure)
@@ -301,8 +314,12 @@ def _record(
     outcome: TemporaryFailure | PermanentFailure | None,
     settings: OutboxSettings,
     now: datetime,
+    rest: Sequence[int] = (),
+    lease: timedelta = timedelta(0),
 ) -> None:
     with store.transaction() as session:
+        if rest:
+            outgoing.renew(session, rest, now + lease)
         if outcome is None:
             outgoing.mark_sent(session, due.id, now)
             log.info("%s sent to %s", due.message_id, due.recipient)

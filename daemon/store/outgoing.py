@@ -147,6 +147,15 @@ def mark_failed(session: Session, row_id: int, error: str) -> None:
     )
 
 
+def renew(session: Session, row_ids: Sequence[int], until: datetime) -> None:
+    """Keep claimed rows ours a while longer (the worker is still going through its batch)."""
+    session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id.in_(list(row_ids)), OutboxMail.status == "sending")
+        .values(lease_until=until)
+    )
+
+
 def release(session: Session, row_id: int) -> None:
     """Hand back a claimed row untouched (the worker is stopping before it tried)."""
     session.execute(

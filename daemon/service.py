@@ -13,7 +13,7 @@ from pathlib import Path
 import schedule
 
 from daemon import app, config, sdnotify, sweeps
-from daemon.outbox import deliver_due, make_transport
+from daemon.outbox import deliver_due, lease_for, make_transport
 from daemon.pipeline import Deps, Run, process
 from daemon.sources import imap
 from daemon.sources.maildir import Maildir, drain
@@ -119,24 +119,35 @@ class Daemon:
         self._reload = False
         sdnotify.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         try:
+            # Everything the new config needs is built before the running one is stopped.
             settings = config.load(self._path)
-        except config.ConfigError as exc:
+            deps = await asyncio.to_thread(self._prepare, settings)
+        except Exception as exc:  # a bad config, unreadable templates, a database gone
             log.error("reload refused, keeping the running config: %s", exc)
             sdnotify.notify("READY=1")
             return
         await self._halt()
         self._settings = settings
         self._stop = asyncio.Event()
-        await self._start()
+        await self._start(deps)
         log.info("config reloaded from %s", self._path)
         sdnotify.notify("READY=1", "STATUS=filing complaints")
 
     # --- wiring --------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    def _prepare(self, settings: config.Settings) -> Deps:
+        store = app.open_store(settings)
+        try:
+            return app.build(settings, store, self._clock)
+        except Exception:
+            store.dispose()
+            raise
+
+    async def _start(self, deps: Deps | None = None) -> None:
         settings = self._settings
-        store = await asyncio.to_thread(app.open_store, settings)
-        deps = await asyncio.to_thread(app.build, settings, store, self._clock)
+        if deps is None:
+            deps = await asyncio.to_thread(self._prepare, settings)
+        store = deps.store
         self._deps = deps
         self._scheduler.clear()
         self._workers = []
@@ -144,7 +155,14 @@ class Daemon:
         transport = make_transport(settings.outbox, settings.smtp)
         outbox = self._worker(
             "outbox",
-            lambda: deliver_due(store, transport, settings.outbox, self._clock, self._stop),
+            lambda: deliver_due(
+                store,
+                transport,
+                settings.outbox,
+                self._clock,
+                self._stop,
+                lease_for(settings.smtp),
+            ),
         )
         self._every(settings.outbox.poll_seconds, outbox)
 

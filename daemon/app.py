@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from daemon.compose import Composer, TemplateError
 from daemon.config import ConfigError, Settings, database_url
-from daemon.outbox import Composer, TemplateError
 from daemon.pipeline import Deps
 from daemon.store import Store
 from daemon.triage import Triage

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.compose import Composer
 from daemon.config import Settings
-from daemon.outbox import Composer
 from daemon.store import outgoing
-from daemon.store.models import Customer, Message, OutboxMail, Ticket
+from daemon.store.models import Customer, Message, Ticket
 from daemon.values import Notice
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def enqueue(
     composer: Composer,
     settings: Settings,
     now: datetime,
-) -> OutboxMail:
+) -> outgoing.Enqueued:
     """Render a notice and queue it in the session's transaction (suppressed rows are logged)."""
     mail = composer.compose(notice, now, kind)
     local_now = now.astimezone(settings.zone)
@@ -48,9 +48,7 @@ def enqueue(
         settings.outbox.max_auto_replies_per_recipient_per_day,
     )
     if row.status == "suppressed":
-        log.warning(
-            "%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.last_error
-        )
+        log.warning("%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.error)
     return row
 
 

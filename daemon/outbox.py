@@ -1,4 +1,4 @@
-"""Render notices with Jinja2 and deliver queued mail over SMTP (or into a folder), with retries."""
+"""Deliver queued mail over SMTP (or into a folder), with retries and backoff."""
 
 from __future__ import annotations
 
@@ -11,103 +11,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from daemon.config import OutboxSettings, SmtpSettings, resolve_secret
-from daemon.numbering import tagged_subject
 from daemon.store import Store, outgoing
-from daemon.store.outgoing import Due, Queued
-from daemon.values import Clock, Notice
+from daemon.store.outgoing import Due
+from daemon.values import Clock
 
 log = logging.getLogger(__name__)
-
-
-class TemplateError(Exception):
-    """A notice's template is missing or refers to data it was not given."""
-
-
-class Composer:
-    """Turns a Notice into a complete RFC 5322 message, ready for the outbox."""
-
-    def __init__(self, templates: Path, settings: OutboxSettings, default_language: str) -> None:
-        self._env = Environment(
-            loader=FileSystemLoader(str(templates)),
-            undefined=StrictUndefined,
-            autoescape=False,  # plain-text mail; customer text is passed as data, never as source
-            keep_trailing_newline=True,
-        )
-        self._folder = templates
-        self._settings = settings
-        self._default_language = default_language
-
-    def render(self, notice: Notice) -> tuple[str, str]:
-        """(subject, body) of a notice in its language, falling back to the default one."""
-        candidates = dict.fromkeys((notice.language, self._default_language, "en"))
-        for language in candidates:
-            try:
-                template = self._env.get_template(f"{notice.template}.{language}.txt")
-            except TemplateNotFound:
-                continue
-            try:
-                text = template.render(**notice.context)
-            except Exception as exc:  # StrictUndefined and template bugs alike
-                raise TemplateError(f"template {template.name}: {exc}") from exc
-            return _split_subject(text, template.name or notice.template)
-        raise TemplateError(
-            f"no template {notice.template}.<{'|'.join(candidates)}>.txt in {self._folder}"
-        )
-
-    def compose(self, notice: Notice, now: datetime, kind: str) -> Queued:
-        subject, body = self.render(notice)
-        if notice.ticket:
-            subject = tagged_subject(notice.ticket, subject)
-        domain = self._settings.message_id_domain
-        local = f"{notice.ticket or kind}.{uuid.uuid4().hex}"
-        message_id = f"{local}@{domain}"
-        mail = EmailMessage(policy=SMTP)
-        mail["From"] = formataddr((self._settings.from_name, self._settings.from_address))
-        mail["To"] = notice.recipient
-        mail["Subject"] = subject
-        mail["Date"] = format_datetime(now)
-        mail["Message-ID"] = f"<{message_id}>"
-        if notice.in_reply_to:
-            mail["In-Reply-To"] = f"<{notice.in_reply_to}>"
-        refs = [*notice.references, *([notice.in_reply_to] if notice.in_reply_to else [])]
-        if refs:
-            mail["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
-        # RFC 3834: mark automatic mail so other robots do not answer it (mail loops).
-        mail["Auto-Submitted"] = "auto-replied" if notice.auto_reply else "auto-generated"
-        mail["X-Auto-Response-Suppress"] = "All"
-        if notice.ticket:
-            mail["X-Complaintd-Ticket"] = notice.ticket
-        mail.set_content(body, charset="utf-8")
-        mail["Content-Language"] = notice.language  # after set_content, which clears Content-*
-        return Queued(
-            kind=kind,
-            recipient=notice.recipient,
-            message_id=message_id,
-            subject=subject,
-            raw=mail.as_bytes(),
-            auto_reply=notice.auto_reply,
-        )
-
-
-def _split_subject(text: str, name: str) -> tuple[str, str]:
-    """Templates start with a 'Subject:' line, then a blank line, then the body."""
-    head, sep, body = text.lstrip("\n").partition("\n\n")
-    if not sep or not head.startswith("Subject:"):
-        raise TemplateError(f"template {name}: must start with 'Subject: ...' and a blank line")
-    return " ".join(head[len("Subject:") :].split()), body.rstrip() + "\n"
-
-
-# --- delivery -----------------------------------------------------------------------------
 
 
 class TemporaryFailure(Exception):
@@ -157,7 +71,11 @@ class SmtpTransport:
             await self.open()
         assert self._client is not None
         try:
-            await self._client.sendmail(sender, [recipient], raw)
+            # RFC 6531: an internationalised address travels only with SMTPUTF8.
+            options = [] if f"{sender}{recipient}".isascii() else ["SMTPUTF8"]
+            await self._client.sendmail(sender, [recipient], raw, mail_options=options)
+        except aiosmtplib.SMTPNotSupported as exc:
+            raise PermanentFailure(f"{exc}: cannot deliver to {recipient}") from exc
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             if refused is None:

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from daemon import clocks, intake, lifecycle, notify
 from daemon.clocks import ClockKind, ClockState
+from daemon.compose import Composer
 from daemon.config import Settings
 from daemon.lifecycle import Event, Status
 from daemon.numbering import numbers_in, period_of
-from daemon.outbox import Composer
 from daemon.store import Store, clockrows, mailboxes, records
 from daemon.store.models import Ticket
 from daemon.triage import Triage
@@ -119,7 +119,7 @@ def _ignore(
     session: Session, msg: InboundMessage, raw: RawMail, deps: Deps, reason: str = ""
 ) -> Outcome:
     reason = reason or msg.kind.value
-    stored = records.store_message(
+    message_row = records.store_message(
         session,
         msg,
         raw,
@@ -129,9 +129,9 @@ def _ignore(
         max_attachment_bytes=deps.settings.tickets.max_attachment_bytes,
     )
     if msg.kind is MailKind.BOUNCE:
-        bounced = records.link_bounce(session, msg.bounced_message_ids, stored.row.id)
+        bounced = records.link_bounce(session, msg.bounced_message_ids, message_row)
         if bounced is not None and bounced.ticket_id is not None:
-            stored.row.ticket_id = bounced.ticket_id
+            records.attach_to_ticket(session, message_row, bounced.ticket_id)
             records.add_event(
                 session,
                 bounced.ticket_id,
@@ -139,7 +139,7 @@ def _ignore(
                 msg.sender or "mailer-daemon",
                 "delivery-failed",
                 {"to": bounced.recipient, "mail": bounced.message_id},
-                message_row=stored.row.id,
+                message_row=message_row,
             )
             log.warning(
                 "%s bounced: our mail %s to %s",
@@ -160,7 +160,7 @@ def _follow_up(
     now: datetime,
     send_mail: bool,
 ) -> Outcome:
-    stored = records.store_message(
+    message_row = records.store_message(
         session,
         msg,
         raw,
@@ -170,7 +170,7 @@ def _follow_up(
         max_attachment_bytes=deps.settings.tickets.max_attachment_bytes,
     )
     ticket.updated_at = now
-    records.add_event(session, ticket.id, now, msg.sender, "followup", {}, stored.row.id)
+    records.add_event(session, ticket.id, now, msg.sender, "followup", {}, message_row)
     if send_mail and ticket.handler_email and ticket.handler_email != msg.sender:
         notice = Notice(
             template="followup",
@@ -198,51 +198,56 @@ def _open(
     earlier = records.recent_tickets(session, customer.id, now - window)
     classification = deps.triage.classify(msg.subject, msg.text, earlier)
     assignment = deps.triage.assign(classification, "email", f"{msg.subject}\n{msg.text}", now)
+    opening = _opening(classification, assignment, "email", customer.tier, deps, now)
     number = records.next_number(
         session,
         settings.tickets.prefix,
         period_of(now.astimezone(settings.zone)),
         settings.tickets.serial_digits,
     )
-    ticket = Ticket(
-        number=number,
-        status=Status.NEW.value,
-        customer_id=customer.id,
-        subject=msg.subject,
-        language=classification.language,
-        channel="email",
-        category=classification.category,
-        department=classification.department,
-        severity=classification.severity,
-        major=list(classification.major),
-        evidence=[
-            {"target": e.target, "phrase": e.phrase, "weight": e.weight}
-            for e in classification.evidence
-        ],
-        classified_by=classification.source,
-        handler=assignment.handler,
-        handler_email=assignment.handler_email,
-        excluded=list(assignment.excluded),
-        opened_at=now,
-        updated_at=now,
+    ticket = _TicketRef(number, classification, now)
+    ticket_id = records.insert_ticket(
+        session,
+        {
+            "number": number,
+            "status": opening.status.value,
+            "customer_id": customer.id,
+            "subject": msg.subject,
+            "language": classification.language,
+            "channel": "email",
+            "category": classification.category,
+            "department": classification.department,
+            "severity": classification.severity,
+            "major": list(classification.major),
+            "evidence": [
+                {"target": e.target, "phrase": e.phrase, "weight": e.weight}
+                for e in classification.evidence
+            ],
+            "classified_by": classification.source,
+            "handler": assignment.handler,
+            "handler_email": assignment.handler_email,
+            "excluded": list(assignment.excluded),
+            "opened_at": now,
+            "updated_at": now,
+            "closed_at": None,
+        },
     )
-    session.add(ticket)
-    session.flush()
-    stored = records.store_message(
+    message_row = records.store_message(
         session,
         msg,
         raw,
-        ticket_id=ticket.id,
+        ticket_id=ticket_id,
         disposition=Disposition.FILED.value,
         reason="",
         max_attachment_bytes=settings.tickets.max_attachment_bytes,
     )
-    _record_opening(session, ticket, classification, assignment, msg, stored.row.id, now)
-    due = _start_clocks(session, ticket, classification, assignment, customer.tier, deps, now)
+    opened = records.Event(msg.sender, "opened", {"subject": msg.subject}, message_row)
+    records.add_events(session, ticket_id, now, [opened, *opening.events])
+    clockrows.insert_new(session, ticket_id, opening.clocks)
     if send_mail:
-        notices = _opening_notices(ticket, msg, classification, assignment, due, deps, now)
+        notices = _opening_notices(ticket, msg, classification, assignment, opening.due, deps, now)
         for kind, notice in notices:
-            _enqueue(session, notice, ticket.id, kind, deps, now)
+            _enqueue(session, notice, ticket_id, kind, deps, now)
     log.info(
         "%s filed from %s <%s>: %s/%s/%s%s, handler %s",
         number,
@@ -257,97 +262,99 @@ def _open(
     return Outcome(Disposition.FILED, ticket=number, message_id=msg.message_id)
 
 
-def _record_opening(
-    session: Session,
-    ticket: Ticket,
-    c: Classification,
-    a: Assignment,
-    msg: InboundMessage,
-    message_row: int,
-    now: datetime,
-) -> None:
-    records.add_event(
-        session, ticket.id, now, msg.sender, "opened", {"subject": msg.subject}, message_row
-    )
-    records.add_event(
-        session,
-        ticket.id,
-        now,
-        "complaintd",
-        "classified",
-        {
-            "category": c.category,
-            "department": c.department,
-            "severity": c.severity,
-            "major": list(c.major),
-            "source": c.source,
-        },
-    )
-    for d in a.delegations:
-        records.add_event(
-            session,
-            ticket.id,
-            now,
-            "complaintd",
-            "delegated",
-            {"absent": d.absent, "deputy": d.deputy, "reason": d.reason},
-        )
-    if a.excluded:
-        records.add_event(
-            session, ticket.id, now, "complaintd", "excluded", {"people": list(a.excluded)}
-        )
-    records.add_event(
-        session,
-        ticket.id,
-        now,
-        "complaintd",
-        "assigned",
-        {
-            "handler": a.handler,
-            "inform": list(a.inform),
-            "rule": a.rule,
-        },
-    )
+@dataclass(frozen=True, slots=True)
+class _TicketRef:
+    """What the notices of a ticket being opened say about it."""
+
+    number: str
+    classification: Classification
+    opened_at: datetime
+
+    @property
+    def category(self) -> str:
+        return self.classification.category
+
+    @property
+    def department(self) -> str:
+        return self.classification.department
+
+    @property
+    def severity(self) -> str:
+        return self.classification.severity
 
 
-def _start_clocks(
-    session: Session,
-    ticket: Ticket,
-    c: Classification,
-    a: Assignment,
-    tier: str,
-    deps: Deps,
-    now: datetime,
-) -> dict[ClockKind, datetime]:
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """What opening a ticket does before it is written: its state, clocks and audit entries."""
+
+    status: Status
+    clocks: list[tuple[ClockState, datetime | None]]  # each with its next_action_at
+    due: dict[ClockKind, datetime]  # the running clocks' due times
+    events: list[records.Event]
+
+
+def _opening(
+    c: Classification, a: Assignment, channel: str, tier: str, deps: Deps, now: datetime
+) -> _Opening:
     """Open (and assign) the ticket on the state machine; start the clocks that brings."""
-    events = [Event.OPEN] + ([Event.ASSIGN] if a.handler else [])
+    events = [
+        records.Event(
+            "complaintd",
+            "classified",
+            {
+                "category": c.category,
+                "department": c.department,
+                "severity": c.severity,
+                "major": list(c.major),
+                "source": c.source,
+            },
+        ),
+        *(
+            records.Event(
+                "complaintd",
+                "delegated",
+                {"absent": d.absent, "deputy": d.deputy, "reason": d.reason},
+            )
+            for d in a.delegations
+        ),
+    ]
+    if a.excluded:
+        events.append(records.Event("complaintd", "excluded", {"people": list(a.excluded)}))
+    events.append(
+        records.Event(
+            "complaintd",
+            "assigned",
+            {"handler": a.handler, "inform": list(a.inform), "rule": a.rule},
+        )
+    )
+    steps = [Event.OPEN] + ([Event.ASSIGN] if a.handler else [])
     if c.is_major and deps.triage.reports_major(a):
-        events.append(Event.REPORT_MAJOR)  # the general manager is told in this transaction
-    plans = {p.kind: p for p in deps.triage.plan(c, ticket.channel, tier)}
+        steps.append(Event.REPORT_MAJOR)  # the general manager is told in this transaction
+    plans = {p.kind: p for p in deps.triage.plan(c, channel, tier)}
+    calendar = deps.triage.calendar
     running: dict[ClockKind, ClockState] = {}
     status: Status | None = None
-    for event in events:
-        entry = lifecycle.record(status, event, "complaintd", now, "new complaint")
-        records.add_event(session, ticket.id, now, entry.actor, "transition", entry.detail())
+    for step in steps:
+        entry = lifecycle.record(status, step, "complaintd", now, "new complaint")
+        events.append(records.Event(entry.actor, "transition", entry.detail()))
         status = entry.transition.target
         for kind in entry.transition.start:
             if kind in plans:
-                running[kind] = clocks.start(plans[kind], now, deps.triage.calendar)
+                running[kind] = clocks.start(plans[kind], now, calendar)
         for kind in entry.transition.stop:
             if kind in running:
-                running[kind] = clocks.stop(running[kind], now, deps.triage.calendar).state
-    ticket.status = (status or Status.NEW).value
-    due: dict[ClockKind, datetime] = {}
-    for kind, state in running.items():
-        next_at = clocks.next_action_at(state, deps.triage.calendar)
-        clockrows.save(session, ticket.id, state, next_at)
-        if state.stopped_at is None and state.due_at is not None:
-            due[kind] = state.due_at
-    return due
+                running[kind] = clocks.stop(running[kind], now, calendar).state
+    due = {
+        kind: state.due_at
+        for kind, state in running.items()
+        if state.stopped_at is None and state.due_at is not None
+    }
+    started = [(state, clocks.next_action_at(state, calendar)) for state in running.values()]
+    return _Opening(status or Status.NEW, started, due, events)
 
 
 def _opening_notices(
-    ticket: Ticket,
+    ticket: _TicketRef,
     msg: InboundMessage,
     c: Classification,
     a: Assignment,
@@ -398,7 +405,9 @@ def _opening_notices(
     return notices
 
 
-def _ticket_context(ticket: Ticket, msg: InboundMessage, deps: Deps) -> dict[str, object]:
+def _ticket_context(
+    ticket: Ticket | _TicketRef, msg: InboundMessage, deps: Deps
+) -> dict[str, object]:
     return {
         "ticket": ticket.number,
         "subject": msg.subject,

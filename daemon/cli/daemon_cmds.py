@@ -8,8 +8,8 @@ from typing import Any
 
 from daemon import app, config, service
 from daemon.cli.common import CommandError, config_option, load_settings
+from daemon.compose import Composer
 from daemon.logs import setup_logging
-from daemon.outbox import Composer
 from daemon.store import Store
 
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from daemon.clocks import Allowance, Basis, ClockKind, ClockPlan, ClockState, Unit
-from daemon.store.models import TicketClock
+from daemon.store.models import TicketClock, table
 
 
 def _allowance_json(a: Allowance) -> dict[str, Any]:
@@ -58,21 +58,28 @@ def state_of(row: TicketClock) -> ClockState:
     )
 
 
+def _columns(state: ClockState, next_action_at: datetime | None) -> dict[str, Any]:
+    return {
+        "kind": state.kind.value,
+        "plan": plan_json(state.plan),
+        "started_at": state.started_at,
+        "budget_seconds": state.budget.total_seconds(),
+        "spent_seconds": state.spent.total_seconds(),
+        "running_since": state.running_since,
+        "due_at": state.due_at,
+        "paused_at": state.paused_at,
+        "stopped_at": state.stopped_at,
+        "reminders_sent": list(state.reminders_sent),
+        "steps_sent": state.steps_sent,
+        "breached_at": state.breached_at,
+        "next_action_at": next_action_at,
+    }
+
+
 def write(row: TicketClock, state: ClockState, next_action_at: datetime | None) -> None:
     """Copy a state onto its row (a restarted clock reuses the row of its kind)."""
-    row.kind = state.kind.value
-    row.plan = plan_json(state.plan)
-    row.started_at = state.started_at
-    row.budget_seconds = state.budget.total_seconds()
-    row.spent_seconds = state.spent.total_seconds()
-    row.running_since = state.running_since
-    row.due_at = state.due_at
-    row.paused_at = state.paused_at
-    row.stopped_at = state.stopped_at
-    row.reminders_sent = list(state.reminders_sent)
-    row.steps_sent = state.steps_sent
-    row.breached_at = state.breached_at
-    row.next_action_at = next_action_at
+    for key, value in _columns(state, next_action_at).items():
+        setattr(row, key, value)
 
 
 def save(
@@ -88,6 +95,17 @@ def save(
         session.add(row)
     write(row, state, next_action_at)
     return row
+
+
+def insert_new(
+    session: Session, ticket_id: int, started: Sequence[tuple[ClockState, datetime | None]]
+) -> None:
+    """The clocks of a ticket just opened, in one statement (no rows exist to update)."""
+    if started:
+        session.connection().execute(
+            insert(table(TicketClock)),
+            [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started],
+        )
 
 
 def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -263,3 +264,8 @@ class MailboxState(Base):
     failing_since: Mapped[datetime | None]
     waiting: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, for the Core statements on the hot path (they skip the ORM)."""
+    return cast(Table, model.__table__)

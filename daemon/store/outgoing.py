@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from daemon.store.models import OutboxMail
+from daemon.store.models import OutboxMail, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,22 @@ class Due:
     created_at: datetime
 
 
+_outbox = table(OutboxMail)
+_INSERT = insert(_outbox)
+_AUTO_REPLIES_SINCE = select(func.count(_outbox.c.id)).where(
+    _outbox.c.recipient == bindparam("recipient"),
+    _outbox.c.auto_reply.is_(True),
+    _outbox.c.status != "suppressed",
+    _outbox.c.created_at >= bindparam("since"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    status: str  # "pending", or "suppressed" by the daily cap
+    error: str
+
+
 def enqueue(
     session: Session,
     mail: Queued,
@@ -43,38 +59,36 @@ def enqueue(
     now: datetime,
     day_start: datetime,
     daily_cap: int,
-) -> OutboxMail:
+) -> Enqueued:
     """Queue one mail; automatic replies over the recipient's daily cap are kept but suppressed."""
     status, error = "pending", ""
     if mail.auto_reply:
-        sent_today = session.scalar(
-            select(func.count(OutboxMail.id)).where(
-                OutboxMail.recipient == mail.recipient,
-                OutboxMail.auto_reply.is_(True),
-                OutboxMail.status != "suppressed",
-                OutboxMail.created_at >= day_start,
-            )
+        sent_today = (
+            session.connection()
+            .execute(_AUTO_REPLIES_SINCE, {"recipient": mail.recipient, "since": day_start})
+            .scalar()
         )
         if (sent_today or 0) >= daily_cap:
             status = "suppressed"
             error = f"daily cap of {daily_cap} automatic replies to this address reached"
-    row = OutboxMail(
-        ticket_id=ticket_id,
-        kind=mail.kind,
-        recipient=mail.recipient,
-        message_id=mail.message_id,
-        subject=mail.subject,
-        raw=mail.raw,
-        status=status,
-        auto_reply=mail.auto_reply,
-        attempts=0,
-        next_attempt_at=now,
-        last_error=error,
-        created_at=now,
+    session.connection().execute(
+        _INSERT,
+        {
+            "ticket_id": ticket_id,
+            "kind": mail.kind,
+            "recipient": mail.recipient,
+            "message_id": mail.message_id,
+            "subject": mail.subject,
+            "raw": mail.raw,
+            "status": status,
+            "auto_reply": mail.auto_reply,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": error,
+            "created_at": now,
+        },
     )
-    session.add(row)
-    session.flush()
-    return row
+    return Enqueued(status, error)
 
 
 def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Due]:

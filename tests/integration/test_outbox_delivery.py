@@ -10,7 +10,7 @@ from email.policy import default
 from sqlalchemy import update
 from support.harness import Harness, write_config
 from support.mail import complaint
-from support.smtp_sink import free_port
+from support.smtp_sink import SmtpSink, free_port
 
 from daemon.config import OutboxSettings
 from daemon.outbox import FileTransport, deliver_due, make_transport, retry_delay
@@ -93,6 +93,30 @@ def test_a_crashed_workers_claimed_mail_is_sent_once_its_lease_ends(harness, sin
     harness.clock.advance(minutes=6)
     assert harness.send_outbox().sent == 1
     assert len(sink.to("ann@example.cn")) == 1
+
+
+def _from_internationalised_address() -> bytes:
+    return complaint(sender="ann@example.cn").replace(b"ann@example.cn", "安妮@example.cn".encode())
+
+
+def test_an_internationalised_address_is_acknowledged_over_smtputf8(tmp_path, sqlite_url, clock):
+    eai_sink = SmtpSink(smtputf8=True).start()
+    harness = Harness(write_config(tmp_path, sqlite_url, eai_sink.port), clock)
+    try:
+        harness.deliver(_from_internationalised_address())
+        assert harness.send_outbox().sent == 1
+        (mail,) = eai_sink.to("安妮@example.cn")
+        assert mail.message["To"] == "安妮@example.cn"
+    finally:
+        harness.close()
+        eai_sink.stop()
+
+
+def test_an_internationalised_address_fails_plainly_on_a_server_without_smtputf8(harness, sink):
+    harness.deliver(_from_internationalised_address())
+    assert harness.send_outbox().failed == 1
+    row = _ack(harness)
+    assert row.status == "failed" and "SMTPUTF8" in row.last_error
 
 
 def test_backoff_doubles_and_is_capped():

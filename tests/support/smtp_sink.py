@@ -53,13 +53,15 @@ class _Handler:
 class SmtpSink:
     """Start with start(); `replies` queues answers (e.g. '451 try later') for the next mails."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.refused: list[str] = []
         self.replies: deque[str] = deque()
         self.port = free_port()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
+        )
 
     def start(self) -> SmtpSink:
         self._controller.start()

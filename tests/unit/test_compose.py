@@ -1,12 +1,13 @@
 import email
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.policy import default
 from pathlib import Path
 
 import pytest
 
+from daemon.compose import Composer, TemplateError, encode_words
 from daemon.config import OutboxSettings
-from daemon.outbox import Composer, TemplateError
 from daemon.values import Notice
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -90,3 +91,33 @@ def test_english_acknowledgement_for_english_complaints():
     subject, body = composer().render(Notice("acknowledgement", "en", "a@b", CONTEXT))
     assert subject.startswith("We have received your complaint")
     assert "TS-202611-0042" in body
+
+
+def test_a_long_chinese_subject_is_folded_into_words_that_decode_back():
+    subject = "关于贵店售后服务顾问多次承诺回电却始终没有任何人联系我的投诉" * 3
+    encoded = encode_words(subject)
+    lines = encoded.split("\r\n ")
+    assert len(lines) > 1
+    assert all(len(line) <= 76 for line in lines)
+    assert str(make_header(decode_header(encoded.replace("\r\n", "")))) == subject
+
+
+def test_a_short_ascii_subject_stays_as_it_is():
+    assert encode_words("Brake light on again") == "Brake light on again"
+
+
+def test_the_composed_mail_parses_back_to_its_text():
+    msg = ack()
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "张伟" in body
+    assert msg["Subject"] == "[TS-202611-0042] 已收到您的投诉：刹车异响"
+    assert msg.defects == []
+
+
+def test_a_message_id_an_ascii_header_cannot_carry_is_left_out():
+    notice = Notice(
+        "acknowledgement", "zh-CN", "a@example.cn", CONTEXT, in_reply_to="编号1@client.example"
+    )
+    queued = composer().compose(notice, NOW, "acknowledgement")
+    assert queued.raw.split(b"\r\n\r\n")[0].isascii()
+    assert b"In-Reply-To" not in queued.raw

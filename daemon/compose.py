@@ -1,0 +1,136 @@
+"""Notices to mail: render a template with Jinja2, then write the RFC 5322 bytes."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from daemon.config import OutboxSettings
+from daemon.numbering import tagged_subject
+from daemon.store.outgoing import Queued
+from daemon.values import Notice
+
+
+class TemplateError(Exception):
+    """A notice's template is missing or refers to data it was not given."""
+
+
+class Composer:
+    """Turns a Notice into a complete message, ready for the outbox."""
+
+    def __init__(self, templates: Path, settings: OutboxSettings, default_language: str) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(str(templates)),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text mail; customer text is passed as data, never as source
+            keep_trailing_newline=True,
+        )
+        self._folder = templates
+        self._settings = settings
+        self._default_language = default_language
+        self._from = f"{encode_words(settings.from_name)} <{settings.from_address}>"
+
+    def render(self, notice: Notice) -> tuple[str, str]:
+        """(subject, body) of a notice in its language, falling back to the default one."""
+        candidates = dict.fromkeys((notice.language, self._default_language, "en"))
+        for language in candidates:
+            try:
+                template = self._env.get_template(f"{notice.template}.{language}.txt")
+            except TemplateNotFound:
+                continue
+            try:
+                text = template.render(**notice.context)
+            except Exception as exc:  # StrictUndefined and template bugs alike
+                raise TemplateError(f"template {template.name}: {exc}") from exc
+            return _split_subject(text, template.name or notice.template)
+        raise TemplateError(
+            f"no template {notice.template}.<{'|'.join(candidates)}>.txt in {self._folder}"
+        )
+
+    def compose(self, notice: Notice, now: datetime, kind: str) -> Queued:
+        subject, body = self.render(notice)
+        if notice.ticket:
+            subject = tagged_subject(notice.ticket, subject)
+        message_id = (
+            f"{notice.ticket or kind}.{uuid.uuid4().hex}@{self._settings.message_id_domain}"
+        )
+        headers = [
+            ("From", self._from),
+            ("To", notice.recipient),
+            ("Subject", encode_words(subject)),
+            ("Date", format_datetime(now)),
+            ("Message-ID", f"<{message_id}>"),
+        ]
+        # An internationalised address (RFC 6532) makes the whole header UTF-8; otherwise
+        # the header stays ASCII and a Message-ID it cannot carry is left out.
+        utf8 = not notice.recipient.isascii()
+        in_reply_to = notice.in_reply_to or ""
+        if not (utf8 or in_reply_to.isascii()):
+            in_reply_to = ""
+        if in_reply_to:
+            headers.append(("In-Reply-To", f"<{in_reply_to}>"))
+        refs = [r for r in (*notice.references, in_reply_to) if r and (utf8 or r.isascii())]
+        if refs:
+            headers.append(("References", "\r\n ".join(f"<{r}>" for r in dict.fromkeys(refs))))
+        headers += [
+            # RFC 3834: mark automatic mail so other robots do not answer it (mail loops).
+            ("Auto-Submitted", "auto-replied" if notice.auto_reply else "auto-generated"),
+            ("X-Auto-Response-Suppress", "All"),
+        ]
+        if notice.ticket:
+            headers.append(("X-Complaintd-Ticket", notice.ticket))
+        headers += [
+            ("MIME-Version", "1.0"),
+            ("Content-Type", 'text/plain; charset="utf-8"'),
+            ("Content-Transfer-Encoding", "base64"),
+            ("Content-Language", notice.language),
+        ]
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        payload = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+        return Queued(
+            kind=kind,
+            recipient=notice.recipient,
+            message_id=message_id,
+            subject=subject,
+            raw=head.encode("utf-8" if utf8 else "ascii") + b"\r\n" + payload,
+            auto_reply=notice.auto_reply,
+        )
+
+
+def _split_subject(text: str, name: str) -> tuple[str, str]:
+    """Templates start with a 'Subject:' line, then a blank line, then the body."""
+    head, sep, body = text.lstrip("\n").partition("\n\n")
+    if not sep or not head.startswith("Subject:"):
+        raise TemplateError(f"template {name}: must start with 'Subject: ...' and a blank line")
+    return " ".join(head[len("Subject:") :].split()), body.rstrip() + "\n"
+
+
+# An encoded word may be 75 characters: "=?utf-8?b?" + base64 + "?=" leaves 63 for base64,
+# which holds 45 bytes of UTF-8 (and base64 must not split a character).
+_WORD_BYTES = 45
+
+
+def encode_words(text: str) -> str:
+    """A header value as is when it is short ASCII, else RFC 2047 words folded one per line."""
+    if text.isascii() and len(text) <= 900:
+        return text
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if size + width > _WORD_BYTES:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += width
+    if chunk:
+        words.append("".join(chunk))
+    return "\r\n ".join(
+        f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words
+    )

@@ -153,8 +153,9 @@ def retry_delay(attempts: int, settings: OutboxSettings, jitter: float) -> timed
 def lease_for(smtp: SmtpSettings) -> timedelta:
     """How long a claimed mail stays ours: a little more than one slow send.
 
-    Each recorded result renews the lease of the rest of the batch, so a worker killed
-    mid-batch hands its mail back within this time, not after the whole batch's worth.
+    Once half of it is spent, the next recorded result renews the lease of the rest of the
+    batch, so a worker killed mid-batch hands its mail back within this time, not after the
+    whole batch's worth.
     """
     return timedelta(seconds=2 * smtp.timeout_seconds + 5)
 
@@ -170,9 +171,11 @@ async def deliver_due(
     """Send every due row once; each result is recorded before the next mail goes out."""
     sent = retrying = failed = 0
     while stop is None or not stop.is_set():
-        batch = await asyncio.to_thread(_claim, store, clock(), settings.batch_size, lease)
+        claimed_at = clock()
+        batch = await asyncio.to_thread(_claim, store, claimed_at, settings.batch_size, lease)
         if not batch:
             break
+        held_until = claimed_at + lease
         try:
             await transport.open()
         except (TemporaryFailure, PermanentFailure) as exc:
@@ -184,10 +187,11 @@ async def deliver_due(
                     await asyncio.to_thread(_release, store, batch[index:])
                     break
                 outcome = await _send_one(transport, settings, due)
-                rest = [d.id for d in batch[index + 1 :]]
-                await asyncio.to_thread(
-                    _record, store, due, outcome, settings, clock(), rest, lease
-                )
+                now = clock()
+                rest = [d.id for d in batch[index + 1 :]] if now + lease / 2 >= held_until else []
+                await asyncio.to_thread(_record, store, due, outcome, settings, now, rest, lease)
+                if rest:
+                    held_until = now + lease
                 sent += outcome is None
                 failed += isinstance(outcome, PermanentFailure)
                 retrying += isinstance(outcome, TemporaryFailure)

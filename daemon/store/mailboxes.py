@@ -6,30 +6,38 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from daemon.store.db import Store
-from daemon.store.models import MailboxCheckpoint, MailboxState
+from daemon.store.models import MailboxCheckpoint, MailboxState, table
 from daemon.values import Checkpoint
 
 
 def save_checkpoint(session: Session, cp: Checkpoint, now: datetime) -> None:
     """Advance a folder's checkpoint; a new UIDVALIDITY replaces the old one outright."""
-    row = session.get(MailboxCheckpoint, (cp.mailbox, cp.folder))
-    if row is None:
-        session.add(
-            MailboxCheckpoint(
-                mailbox=cp.mailbox,
-                folder=cp.folder,
-                uidvalidity=cp.uidvalidity,
-                last_uid=cp.uid,
-                updated_at=now,
-            )
+    t = table(MailboxCheckpoint)
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = insert(t).values(
+        mailbox=cp.mailbox,
+        folder=cp.folder,
+        uidvalidity=cp.uidvalidity,
+        last_uid=cp.uid,
+        updated_at=now,
+    )
+    session.connection().execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.mailbox, t.c.folder],
+            set_={
+                "uidvalidity": statement.excluded.uidvalidity,
+                "last_uid": statement.excluded.last_uid,
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=(t.c.uidvalidity != statement.excluded.uidvalidity)
+            | (t.c.last_uid < statement.excluded.last_uid),
         )
-    elif row.uidvalidity != cp.uidvalidity:
-        row.uidvalidity, row.last_uid, row.updated_at = cp.uidvalidity, cp.uid, now
-    elif cp.uid > row.last_uid:
-        row.last_uid, row.updated_at = cp.uid, now
+    )
 
 
 class Checkpoints:

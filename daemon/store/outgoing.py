@@ -93,87 +93,72 @@ def enqueue(
 
 def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Due]:
     """Take due rows for this worker; a crashed worker's rows come back when its lease ends."""
-    session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.status == "sending", OutboxMail.lease_until < now)
+    conn = session.connection()
+    conn.execute(
+        update(_outbox)
+        .where(_outbox.c.status == "sending", _outbox.c.lease_until < now)
         .values(status="pending", lease_until=None)
     )
-    ids: Sequence[int] = session.scalars(
-        select(OutboxMail.id)
-        .where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now)
-        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+    ids: Sequence[int] = conn.scalars(
+        select(_outbox.c.id)
+        .where(_outbox.c.status == "pending", _outbox.c.next_attempt_at <= now)
+        .order_by(_outbox.c.next_attempt_at, _outbox.c.id)
         .limit(limit)
     ).all()
-    claimed: list[Due] = []
-    for row_id in ids:
-        # The status guard makes the claim safe when another instance races for the row.
-        taken = session.execute(
-            update(OutboxMail)
-            .where(OutboxMail.id == row_id, OutboxMail.status == "pending")
-            .values(status="sending", lease_until=now + lease)
+    if not ids:
+        return []
+    # The status guard makes the claim safe when another instance races for the same rows.
+    taken = conn.execute(
+        update(_outbox)
+        .where(_outbox.c.id.in_(ids), _outbox.c.status == "pending")
+        .values(status="sending", lease_until=now + lease)
+        .returning(
+            _outbox.c.id,
+            _outbox.c.recipient,
+            _outbox.c.message_id,
+            _outbox.c.raw,
+            _outbox.c.attempts,
+            _outbox.c.created_at,
         )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
-            row = session.get_one(OutboxMail, row_id)
-            claimed.append(
-                Due(row.id, row.recipient, row.message_id, row.raw, row.attempts, row.created_at)
-            )
-    return claimed
+    ).all()
+    order = {row_id: n for n, row_id in enumerate(ids)}
+    return sorted((Due(*row) for row in taken), key=lambda due: order[due.id])
+
+
+def _finish(session: Session, row_id: int, **values: object) -> None:
+    """Record one attempt on a row this worker holds (status 'sending')."""
+    session.connection().execute(
+        update(_outbox)
+        .where(_outbox.c.id == row_id, _outbox.c.status == "sending")
+        .values(lease_until=None, attempts=_outbox.c.attempts + 1, **values)
+    )
 
 
 def mark_sent(session: Session, row_id: int, now: datetime) -> None:
-    session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == row_id, OutboxMail.status == "sending")
-        .values(
-            status="sent",
-            sent_at=now,
-            lease_until=None,
-            attempts=OutboxMail.attempts + 1,
-            last_error="",
-        )
-    )
+    _finish(session, row_id, status="sent", sent_at=now, last_error="")
 
 
 def mark_retry(session: Session, row_id: int, retry_at: datetime, error: str) -> None:
-    session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == row_id, OutboxMail.status == "sending")
-        .values(
-            status="pending",
-            next_attempt_at=retry_at,
-            lease_until=None,
-            attempts=OutboxMail.attempts + 1,
-            last_error=error[:2000],
-        )
-    )
+    _finish(session, row_id, status="pending", next_attempt_at=retry_at, last_error=error[:2000])
 
 
 def mark_failed(session: Session, row_id: int, error: str) -> None:
-    session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == row_id, OutboxMail.status == "sending")
-        .values(
-            status="failed",
-            lease_until=None,
-            attempts=OutboxMail.attempts + 1,
-            last_error=error[:2000],
-        )
-    )
+    _finish(session, row_id, status="failed", last_error=error[:2000])
 
 
 def renew(session: Session, row_ids: Sequence[int], until: datetime) -> None:
     """Keep claimed rows ours a while longer (the worker is still going through its batch)."""
-    session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id.in_(list(row_ids)), OutboxMail.status == "sending")
+    session.connection().execute(
+        update(_outbox)
+        .where(_outbox.c.id.in_(list(row_ids)), _outbox.c.status == "sending")
         .values(lease_until=until)
     )
 
 
 def release(session: Session, row_id: int) -> None:
     """Hand back a claimed row untouched (the worker is stopping before it tried)."""
-    session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == row_id, OutboxMail.status == "sending")
+    session.connection().execute(
+        update(_outbox)
+        .where(_outbox.c.id == row_id, _outbox.c.status == "sending")
         .values(status="pending", lease_until=None)
     )

@@ -47,19 +47,25 @@ def labelled_csv(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def model(tmp_path: Path, labelled_csv: Path) -> Path:
-    out = tmp_path / "shop.model"
-    process.run(
+def _train_args(data: Path, out: Path, text_column: str = "complaint") -> list[str | Path]:
+    return [
         "train",
         "--csv",
-        labelled_csv,
+        data,
         "--text-column",
-        "complaint",
+        text_column,
         "--label-column",
         "label",
         "--out",
         out,
+    ]
+
+
+@pytest.fixture
+def model(tmp_path: Path, labelled_csv: Path) -> Path:
+    out = tmp_path / "shop.model"
+    process.run(
+        *_train_args(labelled_csv, out),
         "--folds",
         "3",
     )
@@ -92,15 +98,7 @@ def test_train_then_classify_with_the_model_names_a_trained_label(
 
 def test_train_prints_cross_validated_f1_per_label(labelled_csv: Path, tmp_path: Path) -> None:
     out = process.run(
-        "train",
-        "--csv",
-        labelled_csv,
-        "--text-column",
-        "complaint",
-        "--label-column",
-        "label",
-        "--out",
-        tmp_path / "m.model",
+        *_train_args(labelled_csv, tmp_path / "m.model"),
     ).stdout
     assert "5-fold cross-validation on 45 rows" in out
     assert all(label in out for label in ROWS)
@@ -109,15 +107,7 @@ def test_train_prints_cross_validated_f1_per_label(labelled_csv: Path, tmp_path:
 
 def test_train_json_report_has_a_score_per_label(labelled_csv: Path, tmp_path: Path) -> None:
     report = process.run_json(
-        "train",
-        "--csv",
-        labelled_csv,
-        "--text-column",
-        "complaint",
-        "--label-column",
-        "label",
-        "--out",
-        tmp_path / "m.model",
+        *_train_args(labelled_csv, tmp_path / "m.model"),
         "--json",
     )
     assert [s["label"] for s in report["labels"]] == sorted(ROWS)
@@ -128,15 +118,7 @@ def test_train_without_a_terminal_writes_nothing_to_stderr(
     labelled_csv: Path, tmp_path: Path
 ) -> None:
     result = process.run(
-        "train",
-        "--csv",
-        labelled_csv,
-        "--text-column",
-        "complaint",
-        "--label-column",
-        "label",
-        "--out",
-        tmp_path / "m.model",
+        *_train_args(labelled_csv, tmp_path / "m.model"),
     )
     assert result.stderr == ""
 
@@ -147,17 +129,7 @@ def test_train_on_a_terminal_shows_a_progress_bar(labelled_csv: Path, tmp_path: 
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         subprocess.run(
-            process.command(
-                "train",
-                "--csv",
-                labelled_csv,
-                "--text-column",
-                "complaint",
-                "--label-column",
-                "label",
-                "--out",
-                tmp_path / "m.model",
-            ),
+            process.command(*_train_args(labelled_csv, tmp_path / "m.model")),
             stdout=subprocess.DEVNULL,
             stderr=follower,
             env=process.env(),
@@ -182,15 +154,7 @@ def test_train_on_a_terminal_shows_a_progress_bar(labelled_csv: Path, tmp_path: 
 
 def test_train_names_the_columns_when_one_is_missing(labelled_csv: Path, tmp_path: Path) -> None:
     result = process.run(
-        "train",
-        "--csv",
-        labelled_csv,
-        "--text-column",
-        "text",
-        "--label-column",
-        "label",
-        "--out",
-        tmp_path / "m.model",
+        *_train_args(labelled_csv, tmp_path / "m.model", "text"),
         check=False,
     )
     assert result.returncode == 1
@@ -201,15 +165,7 @@ def test_train_needs_two_labels(tmp_path: Path) -> None:
     data = tmp_path / "one.csv"
     data.write_text("text,label\n发动机异响,q\n变速箱顿挫,q\n", encoding="utf-8")
     result = process.run(
-        "train",
-        "--csv",
-        data,
-        "--text-column",
-        "text",
-        "--label-column",
-        "label",
-        "--out",
-        tmp_path / "m.model",
+        *_train_args(data, tmp_path / "m.model", "text"),
         check=False,
     )
     assert result.returncode == 1 and "two different labels" in result.stderr
@@ -355,15 +311,7 @@ def test_train_without_scikit_learn_says_what_to_install(
 ) -> None:
     result = _run(
         without_sklearn,
-        "train",
-        "--csv",
-        labelled_csv,
-        "--text-column",
-        "complaint",
-        "--label-column",
-        "label",
-        "--out",
-        tmp_path / "m.model",
+        *_train_args(labelled_csv, tmp_path / "m.model"),
     )
     assert result.returncode == 1
     assert "pip install 'complaintd[train]'" in result.stderr

@@ -47,6 +47,8 @@ TRADITIONAL_ONLY = frozenset(pair[1] for pair in CHARACTER_PAIRS.split()) | froz
 )
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SIMPLIFIED = re.compile(f"[{''.join(sorted(SIMPLIFIED_ONLY))}]")
+_TRADITIONAL = re.compile(f"[{''.join(sorted(TRADITIONAL_ONLY))}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Addresses and links are Latin whatever the language of the sentence around them.
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -54,16 +56,18 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 def detect_language(text: str, default: str = "zh-CN") -> str:
     """zh-CN, zh-TW or en, by script; `default` when the text gives no clue."""
-    clean = _NOISE.sub(" ", text)
-    han = _HAN.findall(clean)
+    # Word characters include Han, so the address pattern is slow on Chinese: run it only when
+    # the text could hold an address or a link.
+    clean = _NOISE.sub(" ", text) if "@" in text or "://" in text or "www." in text else text
+    han = len(_HAN.findall(clean))
     words = len(_LATIN_WORD.findall(clean))
     # A Chinese character carries about as much as an English word, so compare those counts.
     if not han and not words:
         return default
-    if words > len(han):
+    if words > han:
         return "en"
-    simplified = sum(1 for ch in han if ch in SIMPLIFIED_ONLY)
-    traditional = sum(1 for ch in han if ch in TRADITIONAL_ONLY)
+    simplified = len(_SIMPLIFIED.findall(clean))
+    traditional = len(_TRADITIONAL.findall(clean))
     if traditional > simplified:
         return "zh-TW"
     if simplified > traditional:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
+from sqlalchemy.orm import Session
 
 from daemon.config import OutboxSettings, SmtpSettings, resolve_secret
 from daemon.store import Store, outgoing
@@ -226,8 +227,9 @@ def _release(store: Store, rows: list[Due]) -> None:
 def _retry_all(
     store: Store, rows: list[Due], settings: OutboxSettings, now: datetime, error: str
 ) -> None:
-    for due in rows:
-        _record(store, due, TemporaryFailure(error), settings, now)
+    with store.transaction() as session:
+        for due in rows:
+            _note(session, due, TemporaryFailure(error), settings, now)
 
 
 def _record(
@@ -242,24 +244,33 @@ def _record(
     with store.transaction() as session:
         if rest:
             outgoing.renew(session, rest, now + lease)
-        if outcome is None:
-            outgoing.mark_sent(session, due.id, now)
-            log.info("%s sent to %s", due.message_id, due.recipient)
-        elif isinstance(outcome, PermanentFailure):
-            outgoing.mark_failed(session, due.id, str(outcome))
-            log.error("%s to %s failed: %s", due.message_id, due.recipient, outcome)
-        elif now - due.created_at >= timedelta(hours=settings.give_up_after_hours):
-            outgoing.mark_failed(
-                session, due.id, f"gave up after {due.attempts + 1} tries: {outcome}"
-            )
-            log.error("%s to %s given up: %s", due.message_id, due.recipient, outcome)
-        else:
-            delay = retry_delay(due.attempts + 1, settings, random.random())
-            outgoing.mark_retry(session, due.id, now + delay, str(outcome))
-            log.warning(
-                "%s to %s will retry in %ds: %s",
-                due.message_id,
-                due.recipient,
-                delay.total_seconds(),
-                outcome,
-            )
+        _note(session, due, outcome, settings, now)
+
+
+def _note(
+    session: Session,
+    due: Due,
+    outcome: TemporaryFailure | PermanentFailure | None,
+    settings: OutboxSettings,
+    now: datetime,
+) -> None:
+    """Record one attempt's result: sent, failed for good, or due again after a backoff."""
+    if outcome is None:
+        outgoing.mark_sent(session, due.id, now)
+        log.info("%s sent to %s", due.message_id, due.recipient)
+    elif isinstance(outcome, PermanentFailure):
+        outgoing.mark_failed(session, due.id, str(outcome))
+        log.error("%s to %s failed: %s", due.message_id, due.recipient, outcome)
+    elif now - due.created_at >= timedelta(hours=settings.give_up_after_hours):
+        outgoing.mark_failed(session, due.id, f"gave up after {due.attempts + 1} tries: {outcome}")
+        log.error("%s to %s given up: %s", due.message_id, due.recipient, outcome)
+    else:
+        delay = retry_delay(due.attempts + 1, settings, random.random())
+        outgoing.mark_retry(session, due.id, now + delay, str(outcome))
+        log.warning(
+            "%s to %s will retry in %ds: %s",
+            due.message_id,
+            due.recipient,
+            delay.total_seconds(),
+            outcome,
+        )

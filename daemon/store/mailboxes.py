@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,28 +16,37 @@ from daemon.store.models import MailboxCheckpoint, MailboxState, table
 from daemon.values import Checkpoint
 
 
+def _advance(insert: Callable[[Table], Any]) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE, moving the checkpoint forward only."""
+    t = table(MailboxCheckpoint)
+    statement = insert(t)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[t.c.mailbox, t.c.folder],
+        set_={
+            "uidvalidity": new.uidvalidity,
+            "last_uid": new.last_uid,
+            "updated_at": new.updated_at,
+        },
+        where=(t.c.uidvalidity != new.uidvalidity) | (t.c.last_uid < new.last_uid),
+    )
+
+
+_ADVANCE = {"sqlite": _advance(sqlite_insert), "postgresql": _advance(pg_insert)}
+
+
 def save_checkpoint(session: Session, cp: Checkpoint, now: datetime) -> None:
     """Advance a folder's checkpoint; a new UIDVALIDITY replaces the old one outright."""
-    t = table(MailboxCheckpoint)
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = insert(t).values(
-        mailbox=cp.mailbox,
-        folder=cp.folder,
-        uidvalidity=cp.uidvalidity,
-        last_uid=cp.uid,
-        updated_at=now,
-    )
-    session.connection().execute(
-        statement.on_conflict_do_update(
-            index_elements=[t.c.mailbox, t.c.folder],
-            set_={
-                "uidvalidity": statement.excluded.uidvalidity,
-                "last_uid": statement.excluded.last_uid,
-                "updated_at": statement.excluded.updated_at,
-            },
-            where=(t.c.uidvalidity != statement.excluded.uidvalidity)
-            | (t.c.last_uid < statement.excluded.last_uid),
-        )
+    conn = session.connection()
+    conn.execute(
+        _ADVANCE[conn.dialect.name],
+        {
+            "mailbox": cp.mailbox,
+            "folder": cp.folder,
+            "uidvalidity": cp.uidvalidity,
+            "last_uid": cp.uid,
+            "updated_at": now,
+        },
     )
 
 

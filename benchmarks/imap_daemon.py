@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "tests"), str(RO
 from dovecot import Dovecot, Mailbox  # noqa: E402  (the test harness, found through the path)
 from imap_floor import messages, read_back  # noqa: E402
 from support import process  # noqa: E402
+from support.daemon_run import query  # noqa: E402
 from support.harness import write_config  # noqa: E402
 from support.smtp_sink import SmtpSink  # noqa: E402
 
@@ -105,20 +105,15 @@ class Daemon:
 
     def counts(self) -> tuple[int, int, int]:
         """(messages filed, acknowledgements queued, acknowledgements sent)."""
-        if not self.database.exists():
+        filed = query(self.database, "SELECT count(*) FROM messages")
+        acks = query(
+            self.database,
+            "SELECT count(*), coalesce(sum(status = 'sent'), 0) FROM outbox"
+            " WHERE kind = 'acknowledgement'",
+        )
+        if not filed or not acks:
             return 0, 0, 0
-        conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
-        try:
-            filed = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-            queued, sent = conn.execute(
-                "SELECT count(*), coalesce(sum(status = 'sent'), 0) FROM outbox"
-                " WHERE kind = 'acknowledgement'"
-            ).fetchone()
-        except sqlite3.OperationalError:
-            return 0, 0, 0
-        finally:
-            conn.close()
-        return int(filed), int(queued), int(sent)
+        return int(filed[0][0]), int(acks[0][0]), int(acks[0][1])
 
     def stop(self) -> None:
         if self.proc.poll() is None:

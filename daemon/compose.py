@@ -69,12 +69,10 @@ class Composer:
         # An internationalised address (RFC 6532) makes the whole header UTF-8; otherwise
         # the header stays ASCII and a Message-ID it cannot carry is left out.
         utf8 = not notice.recipient.isascii()
-        in_reply_to = notice.in_reply_to or ""
-        if not (utf8 or in_reply_to.isascii()):
-            in_reply_to = ""
+        (in_reply_to,) = _carried(utf8, notice.in_reply_to) or [""]
         if in_reply_to:
             headers.append(("In-Reply-To", f"<{in_reply_to}>"))
-        refs = [r for r in (*notice.references, in_reply_to) if r and (utf8 or r.isascii())]
+        refs = _carried(utf8, *notice.references, in_reply_to)
         if refs:
             headers.append(("References", "\r\n ".join(f"<{r}>" for r in dict.fromkeys(refs))))
         headers += [
@@ -100,6 +98,11 @@ class Composer:
             raw=head.encode("utf-8" if utf8 else "ascii") + b"\r\n" + payload,
             auto_reply=notice.auto_reply,
         )
+
+
+def _carried(utf8: bool, *message_ids: str | None) -> list[str]:
+    """The Message-IDs a header can carry: any in a UTF-8 header, only ASCII ones otherwise."""
+    return [m for m in message_ids if m and (utf8 or m.isascii())]
 
 
 def _split_subject(text: str, name: str) -> tuple[str, str]:

@@ -166,8 +166,8 @@ async def deliver_due(
     transport: Transport,
     settings: OutboxSettings,
     clock: Clock,
+    lease: timedelta,
     stop: asyncio.Event | None = None,
-    lease: timedelta = timedelta(seconds=65),
 ) -> DeliveryReport:
     """Send every due row once; each result is recorded before the next mail goes out."""
     sent = retrying = failed = 0
@@ -220,8 +220,7 @@ def _claim(store: Store, now: datetime, limit: int, lease: timedelta) -> list[Du
 
 def _release(store: Store, rows: list[Due]) -> None:
     with store.transaction() as session:
-        for due in rows:
-            outgoing.release(session, due.id)
+        outgoing.release(session, [due.id for due in rows])
 
 
 def _retry_all(
@@ -238,8 +237,8 @@ def _record(
     outcome: TemporaryFailure | PermanentFailure | None,
     settings: OutboxSettings,
     now: datetime,
-    rest: Sequence[int] = (),
-    lease: timedelta = timedelta(0),
+    rest: Sequence[int],
+    lease: timedelta,
 ) -> None:
     with store.transaction() as session:
         if rest:

@@ -205,7 +205,8 @@ def _open(
         period_of(now.astimezone(settings.zone)),
         settings.tickets.serial_digits,
     )
-    ticket = _TicketRef(number, classification, now)
+    c = classification
+    ticket = _TicketRef(number, c.category, c.department, c.severity, now)
     ticket_id = records.insert_ticket(
         session,
         {
@@ -264,23 +265,13 @@ def _open(
 
 @dataclass(frozen=True, slots=True)
 class _TicketRef:
-    """What the notices of a ticket being opened say about it."""
+    """What the notices of a ticket being opened say about it (a Ticket row has the same)."""
 
     number: str
-    classification: Classification
+    category: str
+    department: str
+    severity: str
     opened_at: datetime
-
-    @property
-    def category(self) -> str:
-        return self.classification.category
-
-    @property
-    def department(self) -> str:
-        return self.classification.department
-
-    @property
-    def severity(self) -> str:
-        return self.classification.severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,8 +160,8 @@ class Daemon:
                 transport,
                 settings.outbox,
                 self._clock,
-                self._stop,
                 lease_for(settings.smtp),
+                self._stop,
             ),
         )
         self._every(settings.outbox.poll_seconds, outbox)

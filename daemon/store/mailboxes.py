@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from daemon.store.db import Store
-from daemon.store.models import MailboxCheckpoint, MailboxState, table
+from daemon.store.models import DIALECT_INSERTS, MailboxCheckpoint, MailboxState, table
 from daemon.values import Checkpoint
 
 
@@ -32,7 +30,7 @@ def _advance(insert: Callable[[Table], Any]) -> Any:
     )
 
 
-_ADVANCE = {"sqlite": _advance(sqlite_insert), "postgresql": _advance(pg_insert)}
+_ADVANCE = {name: _advance(insert_for) for name, insert_for in DIALECT_INSERTS.items()}
 
 
 def save_checkpoint(session: Session, cp: Checkpoint, now: datetime) -> None:

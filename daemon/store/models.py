@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -269,3 +271,11 @@ class MailboxState(Base):
 def table(model: type[Base]) -> Table:
     """A model's table, for the Core statements on the hot path (they skip the ORM)."""
     return cast(Table, model.__table__)
+
+
+# INSERT ... ON CONFLICT is dialect-specific in SQLAlchemy; both databases we run on have it.
+# Typed loosely: the two insert() constructs share the method but not a base class with it.
+DIALECT_INSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}

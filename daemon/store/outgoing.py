@@ -155,10 +155,10 @@ def renew(session: Session, row_ids: Sequence[int], until: datetime) -> None:
     )
 
 
-def release(session: Session, row_id: int) -> None:
-    """Hand back a claimed row untouched (the worker is stopping before it tried)."""
+def release(session: Session, row_ids: Sequence[int]) -> None:
+    """Hand back claimed rows untouched (the worker is stopping before it tried them)."""
     session.connection().execute(
         update(_outbox)
-        .where(_outbox.c.id == row_id, _outbox.c.status == "sending")
+        .where(_outbox.c.id.in_(list(row_ids)), _outbox.c.status == "sending")
         .values(status="pending", lease_until=None)
     )

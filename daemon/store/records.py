@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from daemon.numbering import format_number
 from daemon.store.models import (
+    DIALECT_INSERTS,
     Attachment,
     Customer,
     Message,
@@ -32,24 +32,24 @@ _INSERT_CUSTOMER = insert(_customers).returning(_customers.c.id)
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
 _INSERT_TICKET = insert(_tickets).returning(_tickets.c.id)
 _MESSAGE_SEEN = select(_messages.c.id).where(_messages.c.dedupe_key == bindparam("key"))
-_QUARANTINE_SEEN = select(table(Quarantined).c.id).where(
-    table(Quarantined).c.sha256 == bindparam("sha256")
-)
+_quarantined = table(Quarantined)
+_QUARANTINE_SEEN = select(_quarantined.c.id).where(_quarantined.c.sha256 == bindparam("sha256"))
 _CUSTOMER = select(_customers.c.id, _customers.c.tier, _customers.c.name).where(
     _customers.c.address == bindparam("address")
 )
 _RECENT_TICKETS = select(func.count(_tickets.c.id)).where(
     _tickets.c.customer_id == bindparam("customer"), _tickets.c.opened_at >= bindparam("since")
 )
+_counters = table(TicketCounter)
 _NEXT_SERIAL = {
-    name: dialect.insert(table(TicketCounter))
+    name: insert_for(_counters)
     .values(period=bindparam("period"), last_serial=1)
     .on_conflict_do_update(
-        index_elements=[table(TicketCounter).c.period],
-        set_={"last_serial": table(TicketCounter).c.last_serial + 1},
+        index_elements=[_counters.c.period],
+        set_={"last_serial": _counters.c.last_serial + 1},
     )
-    .returning(table(TicketCounter).c.last_serial)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    .returning(_counters.c.last_serial)
+    for name, insert_for in DIALECT_INSERTS.items()
 }
 
 
@@ -111,17 +111,11 @@ class CustomerRef:
 
 
 def customer_for(session: Session, address: str, name: str, now: datetime) -> CustomerRef:
-    found = session.connection().execute(_CUSTOMER, {"address": address}).first()
+    conn = session.connection()
+    found = conn.execute(_CUSTOMER, {"address": address}).first()
     if found is None:
-        new_id = (
-            session.connection()
-            .execute(
-                _INSERT_CUSTOMER,
-                {"address": address, "name": name, "tier": "standard", "created_at": now},
-            )
-            .scalar_one()
-        )
-        return CustomerRef(new_id, "standard")
+        values = {"address": address, "name": name, "tier": "standard", "created_at": now}
+        return CustomerRef(conn.execute(_INSERT_CUSTOMER, values).scalar_one(), "standard")
     if name and not found.name:
         session.execute(update(Customer).where(Customer.id == found.id).values(name=name))
     return CustomerRef(found.id, found.tier)

@@ -13,7 +13,7 @@ from support.mail import complaint
 from support.smtp_sink import SmtpSink, free_port
 
 from daemon.config import OutboxSettings
-from daemon.outbox import FileTransport, deliver_due, make_transport, retry_delay
+from daemon.outbox import FileTransport, deliver_due, lease_for, make_transport, retry_delay
 from daemon.store.models import OutboxMail
 
 
@@ -136,7 +136,8 @@ def test_file_transport_writes_one_eml_per_mail(tmp_path, sqlite_url, clock):
     harness.deliver(complaint(sender="ann@example.cn"))
     transport = make_transport(harness.settings.outbox, harness.settings.smtp)
     assert isinstance(transport, FileTransport)
-    asyncio.run(deliver_due(harness.store, transport, harness.settings.outbox, clock))
+    lease = lease_for(harness.settings.smtp)
+    asyncio.run(deliver_due(harness.store, transport, harness.settings.outbox, clock, lease))
     (written,) = (tmp_path / "out").glob("*.eml")
     msg = email.message_from_bytes(written.read_bytes(), policy=default)
     assert msg["X-Envelope-To"] == "ann@example.cn"

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon import app, config
-from daemon.outbox import DeliveryReport, deliver_due, make_transport
+from daemon.outbox import DeliveryReport, deliver_due, lease_for, make_transport
 from daemon.pipeline import Deps, Run, process
 from daemon.store.models import Message, OutboxMail, Ticket
 from daemon.store.views import ticket_detail
@@ -72,7 +72,10 @@ class Harness:
 
     def send_outbox(self) -> DeliveryReport:
         transport = make_transport(self.settings.outbox, self.settings.smtp)
-        return asyncio.run(deliver_due(self.store, transport, self.settings.outbox, self.clock))
+        lease = lease_for(self.settings.smtp)
+        return asyncio.run(
+            deliver_due(self.store, transport, self.settings.outbox, self.clock, lease)
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -116,6 +116,10 @@ CHARSET_ALIASES: Mapping[str, str] = {
     "tis-620": "cp874",
     "windows-874": "cp874",
     "utf8": "utf-8",
+    "x-unicode20utf7": "utf-7",
+    "unicode-2-0-utf-7": "utf-7",
+    "csunicode11utf7": "utf-7",
+    "x-mac-ce": "mac_latin2",
     "unicode-1-1-utf-8": "utf-8",
     "x-unicode20utf8": "utf-8",
 }
@@ -178,6 +182,41 @@ _MIN_GUESS_BYTES = 48
 _GUESS_SAMPLE = 65536
 _SCORE_SAMPLE = 4000
 _UTF8_THREE_BYTE = re.compile(rb"[\xe0-\xf4]")  # lead bytes of characters from U+0800 up
+
+# A Han character (CJK ideograph): the unified blocks, extension A, the compatibility block and
+# the supplementary planes' extensions B and later. The one definition the project uses.
+HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+HAN = re.compile(f"[{HAN_CLASS}]")
+
+
+def is_han(ch: str) -> bool:
+    """Whether the character is a Han ideograph."""
+    return HAN.match(ch) is not None
+
+
+def _block(codec: str, leads: range, trails: tuple[range, ...]) -> frozenset[str]:
+    chars: set[str] = set()
+    for lead in leads:
+        for trail in (t for r in trails for t in r):
+            try:
+                chars.add(bytes((lead, trail)).decode(codec))
+            except UnicodeDecodeError:
+                continue
+    return frozenset(chars)
+
+
+# Each standard orders its everyday characters first: GB2312 level 1 (3,755 hanzi, rows 16-55)
+# and Big5's frequently used block (5,401, A440-C67E). Text read with the right codec is almost
+# all made of these; the same bytes read with the other codec land outside them about half the
+# time, which tells a two-character name's reading from its mojibake where a word list cannot.
+_COMMON: Mapping[str, frozenset[str]] = {
+    "gb18030": _block("gb2312", range(0xB0, 0xD8), (range(0xA1, 0xFF),)),
+    "big5hkscs": _block("big5", range(0xA4, 0xC6), (range(0x40, 0x7F), range(0xA1, 0xFF)))
+    | _block("big5", range(0xC6, 0xC7), (range(0x40, 0x7F),)),
+}
+# A Han character with Latin letters right before and after it ("Fr岣he") is a Latin word whose
+# accented letters were read as a double-byte character.
+_HAN_IN_LATIN = re.compile(f"(?<=[A-Za-z])[{HAN_CLASS}]{{1,2}}(?=[A-Za-z])")
 
 # Frequent characters of Chinese complaint mail, simplified and traditional. Text decoded with the
 # right codec is mostly made of these; the wrong codec yields mostly rare characters.
@@ -259,41 +298,91 @@ def _valid_utf8(data: bytes) -> str | None:
         return None
 
 
-def _hanzi_score(text: str) -> float:
-    """Share of frequent characters among the ideographs; 0 when the text is not Chinese-looking."""
-    ideographs = frequent = other = 0
+def _hanzi_score(text: str, codec: str = "", tolerant: bool = False) -> float:
+    """Share of everyday characters among the ideographs; 0 when the text is not Chinese-looking.
+
+    `codec`: the Chinese codec the text was read with; its everyday block counts as frequent.
+    `tolerant`: symbols among the ideographs (an arrow, a bullet) do not disqualify the text.
+    """
+    common = _COMMON.get(codec, frozenset())
+    ideographs = frequent = other = punctuation = 0
     for ch in text[:_SCORE_SAMPLE]:
         code = ord(ch)
         if code < 0x80:
             continue
-        if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x3FFFF:
-            ideographs += 1
-            frequent += ch in _FREQUENT_HANZI
-        elif not (
-            0x3000 <= code <= 0x303F
-            or 0xFF00 <= code <= 0xFFEF
-            or 0x2010 <= code <= 0x2027
-            or code == 0xB7
-        ):
+        if is_han(ch):
+            # The word list and the everyday block count half each: the list separates two
+            # readings that both fall in their everyday blocks (請問 and 叫拜).
+            ideographs += 2
+            frequent += (ch in _FREQUENT_HANZI) + (ch in common)
+        elif 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF:
+            punctuation += 1
+        elif not (0x2010 <= code <= 0x2027 or code == 0xB7):
             other += 1
+    if not ideographs and punctuation and not other:
+        return 0.5  # only full-width punctuation ("（LTE）"): Chinese, however little of it
     # Chinese text has next to no symbols outside CJK punctuation; mojibake has plenty.
-    if not frequent or other * 10 > ideographs + other:
+    if not frequent or (not tolerant and other * 20 > ideographs + 2 * other):
         return 0.0
     return frequent / ideographs
 
 
-def _chinese(data: bytes) -> Decoded | None:
-    """Read undeclared bytes as GB18030 or Big5-HKSCS when either gives plausible Chinese."""
-    best: Decoded | None = None
-    best_score = 0.0
-    for codec in ("gb18030", "big5hkscs"):  # the mainland codec wins a tie
-        text = _strict(data, codec)
-        if text is None:
+def latin_read_as_han(text: str) -> bool:
+    """Whether Han characters in the text sit inside Latin words: a wrong double-byte guess."""
+    sample = text[:_SCORE_SAMPLE]
+    han = len(HAN.findall(sample))
+    if not han:
+        return False
+    inside = sum(len(m) for m in _HAN_IN_LATIN.findall(sample))
+    return inside * 2 >= han
+
+
+def _looks_western(text: str) -> bool:
+    """Whether a windows-1252 reading is Western text, not Big5/GBK bytes shown as Latin-1.
+
+    Western text has accented letters inside words, at most a few in a row; double-byte text
+    read as Latin-1 gives runs of them, or symbols (¤j®a»¡) where letters should be.
+    """
+    letters = symbols = run = 0
+    for ch in text:
+        if ch.isascii():
+            run = 0
             continue
-        score = _hanzi_score(text)
-        if score > best_score:
-            best, best_score = Decoded(text, codec), score
-    return best if best_score >= 0.5 else None
+        run += 1
+        if run > 3:
+            return False
+        if ch.isalpha():
+            letters += 1
+        elif "\u00a1" <= ch <= "\u00bf" or ch in "\u00d7\u00f7" or "\u0080" <= ch <= "\u009f":
+            symbols += 1
+    # One sign ("N° 12", "5 €") is Western; several with no letters to carry them are not.
+    return symbols < 2 or symbols <= letters
+
+
+def _chinese(data: bytes, declared: str | None = None, tolerant: bool = False) -> Decoded | None:
+    """Read bytes as GB18030 or Big5-HKSCS when either gives plausible Chinese.
+
+    `declared`: the Chinese codec the message names; it wins unless its reading scores badly
+    and the other one well (the rule decode_bytes applies to a labelled part).
+    `tolerant`: the last resort for short text nothing else reads: any reading with everyday
+    characters, whatever symbols come with them.
+    """
+    readings: dict[str, tuple[str, float]] = {}
+    for codec in ("gb18030", "big5hkscs"):
+        text = _strict(data, codec)
+        if text is not None and not latin_read_as_han(text):
+            readings[codec] = (text, _hanzi_score(text, codec, tolerant))
+    if declared in readings:
+        text, score = readings[declared]
+        other = _OTHER_CHINESE[declared]
+        if score >= 0.3 or other not in readings or readings[other][1] < 0.5:
+            return Decoded(text, declared) if score > 0 else None
+        return Decoded(readings[other][0], other)
+    # max() keeps the first of equals: the mainland codec wins a tie.
+    best = max(readings.items(), key=lambda r: r[1][1], default=None)
+    if best is None or best[1][1] < (0.3 if tolerant else 0.5):
+        return None
+    return Decoded(best[1][0], best[0])
 
 
 def _normaliser(data: bytes) -> Decoded | None:
@@ -311,8 +400,18 @@ def _normaliser(data: bytes) -> Decoded | None:
         return None  # without a BOM a UTF-16 guess is nearly always wrong for mail
     text = _strict(data, codec)
     if text is None:
-        return Decoded(data.decode(codec, "replace"), codec, "undecodable bytes replaced")
-    return Decoded(text, codec)
+        text = data.decode(codec, "replace")
+        if not _readable(text, codec):
+            return None
+        return Decoded(text, codec, "undecodable bytes replaced")
+    return Decoded(text, codec) if _readable(text, codec) else None
+
+
+def _readable(text: str, codec: str) -> bool:
+    """Whether a reading is text, not double-byte mojibake of Latin or Latin-1 debris of CJK."""
+    if latin_read_as_han(text):
+        return False
+    return codec not in _WESTERN or _looks_western(text)
 
 
 _BOMS = (
@@ -336,38 +435,117 @@ def guess(data: bytes, hint: str | None = None) -> Decoded:
     text = _valid_utf8(data)
     if text is not None:
         return Decoded(text, "utf-8")
-    found = _mostly_utf8(data)
-    if found is not None:
-        return found
+    if _mostly_utf8(data):
+        return _mixed_utf8(data, hint, "utf-8 text")
+    found = _undeclared(data, hint)
+    note = found.note or f"undeclared 8-bit text read as {found.charset}"
+    return Decoded(found.text, found.charset, note)
+
+
+def _undeclared(data: bytes, hint: str | None) -> Decoded:
+    """Non-UTF-8 bytes of unknown charset; the note is set only when bytes had to be replaced."""
     hinted = codec_for(hint) if hint else None
-    found = None
+    found: Decoded | None = None
     # Japanese and Korean bytes can pass for Chinese; the message's own charset comes first then.
-    if hinted and hinted not in _WESTERN and hinted not in _CHINESE:
+    if hinted and hinted not in _WESTERN and hinted not in _CHINESE and hinted != "utf-8":
         found = _decoded(data, hinted)
-    found = found or _chinese(data)
-    if found is None and hinted:
-        found = _decoded(data, hinted)
+        if found is not None and not _readable(found.text, hinted):
+            found = None
+    found = found or _chinese(data, hinted if hinted in _CHINESE else None)
+    if found is None and hinted in _WESTERN:
+        found = _western_reading(data)
     found = found or _normaliser(data)
     if found is None and len(data) < _MIN_GUESS_BYTES:
-        found = _decoded(data, "cp1252")
+        found = (
+            _western_reading(data)
+            or _chinese(data, hinted if hinted in _CHINESE else None, tolerant=True)
+            or _decoded(data, "cp1252")
+        )
     if found is None:
         return Decoded(
             data.decode("gb18030", "replace"),
             "gb18030",
             "undeclared 8-bit text: undecodable bytes replaced",
         )
-    note = found.note or f"undeclared 8-bit text read as {found.charset}"
-    return Decoded(found.text, found.charset, note)
+    return found
 
 
-def _mostly_utf8(data: bytes) -> Decoded | None:
-    """UTF-8 with a few broken sequences (a name cut mid-character): still UTF-8."""
+def _western_reading(data: bytes) -> Decoded | None:
+    found = _decoded(data, "cp1252")
+    return found if found is not None and _looks_western(found.text) else None
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a few broken sequences (a name cut mid-character, a pasted Latin-1 line)."""
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     good = len(text) - len(text.encode("ascii", "ignore")) - bad
-    if good < 4 or good < 8 * bad:  # legacy CJK bytes make a broken sequence nearly every pair
-        return None
-    return Decoded(text, "utf-8", "utf-8 text: undecodable bytes replaced")
+    # Legacy CJK bytes make a broken sequence nearly every pair.
+    return good >= 4 and good >= 8 * bad
+
+
+def _stray_8bit(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: a stray non-UTF-8 byte in Latin text read as a windows-1252 letter.
+
+    Anything else (a character cut short, bytes among Cyrillic or CJK text, binary junk) is
+    marked as lost: its bytes say nothing certain.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    data = exc.object
+    start, end = exc.start, exc.end
+    text = bytes(data[start:end]).decode("cp1252", "replace")
+    before = bytes(data[start - 1 : start])
+    after = bytes(data[end : end + 1])
+    context = bytes(data[max(0, start - 12) : end + 12]).decode("utf-8", "ignore")
+    if (
+        end - start == 1
+        and text.isalpha()
+        and (before.isalpha() or after.isalpha())
+        # Around Greek, Cyrillic, Hebrew or Arabic (two-byte UTF-8 letters) a stray byte is
+        # what is left of one of their letters, not a Latin-1 letter.
+        and not any("\u0370" <= ch <= "\u07ff" for ch in context)
+    ):
+        return text, end
+    return "\ufffd", end
+
+
+codecs.register_error("complaintd-stray-8bit", _stray_8bit)
+
+
+def _mixed_utf8(data: bytes, hint: str | None, what: str) -> Decoded:
+    """UTF-8 with lines in another charset (a pasted Latin-1 or GBK paragraph): those lines are
+    detected together, like an undeclared part; stray bytes inside UTF-8 lines are read as
+    windows-1252 letters."""
+    pieces: list[tuple[bool, bytes]] = []  # (foreign, bytes), foreign lines run together
+    for line in data.splitlines(keepends=True):
+        foreign = _valid_utf8(line) is None and not _mostly_utf8(line)
+        if pieces and pieces[-1][0] and foreign:
+            pieces[-1] = (True, pieces[-1][1] + line)
+        else:
+            pieces.append((foreign, line))
+    # One detection over every foreign line: a body alternating good and bad lines must not
+    # cost one detector run per line.
+    codec: str | None = None
+    if any(foreign for foreign, _ in pieces):
+        found = _undeclared(b"\n".join(b for foreign, b in pieces if foreign), hint)
+        codec = None if found.note else found.charset
+    out: list[str] = []
+    for foreign, chunk in pieces:
+        if not foreign:
+            out.append(chunk.decode("utf-8", "complaintd-stray-8bit"))
+            continue
+        text = _strict(chunk, codec) if codec else None
+        # Bytes no charset reads (binary junk) are replaced in one pass of the codec's own loop.
+        out.append(text if text is not None else chunk.decode("utf-8", "replace"))
+    result = "".join(out)
+    if "\ufffd" in result:
+        note = f"{what}: undecodable bytes replaced"
+    elif codec is not None:
+        note = f"{what}: 8-bit lines read as {codec}"
+    else:
+        note = f"{what}: stray 8-bit bytes read as cp1252"
+    return Decoded(result, "utf-8", note)
 
 
 def _decoded(data: bytes, codec: str) -> Decoded | None:
@@ -375,8 +553,15 @@ def _decoded(data: bytes, codec: str) -> Decoded | None:
     return None if text is None else Decoded(text, codec)
 
 
-def decode_bytes(data: bytes, label: str | None = None, hint: str | None = None) -> Decoded:
-    """Decode text labelled `label` (None, bogus or wrong alike); `hint`: the message's charset."""
+def decode_bytes(
+    data: bytes, label: str | None = None, hint: str | None = None, trusted: bool = False
+) -> Decoded:
+    """Decode text labelled `label` (None, bogus or wrong alike); `hint`: the message's charset.
+
+    `trusted`: the label names these very bytes (an RFC 2047 encoded word): a non-Western label
+    that decodes them cleanly (no private-use characters, no Han inside Latin words) is kept,
+    never second-guessed.
+    """
     codec = codec_for(label) if label else None
     if codec is None or label is None:
         found = guess(data, hint)
@@ -393,7 +578,7 @@ def decode_bytes(data: bytes, label: str | None = None, hint: str | None = None)
         return Decoded(data.decode("ascii"), codec)
     if codec in _WESTERN:
         return _western(data, name, hint)
-    if codec != "utf-8" and not stateful:
+    if codec != "utf-8" and not stateful and not trusted:
         text = _valid_utf8(data)
         # Legacy CJK bytes pass for UTF-8 only as short runs of two-byte (Latin, Cyrillic) letters.
         if text is not None and _UTF8_THREE_BYTE.search(data):
@@ -401,24 +586,48 @@ def decode_bytes(data: bytes, label: str | None = None, hint: str | None = None)
     for candidate in (codec, *_WIDER.get(codec, ())):
         text = _strict(data, candidate)
         if text is not None:
-            return _checked(data, text, name, candidate)
+            if trusted and _clean(text):
+                return Decoded(text, candidate, _superset_note(data, name, candidate))
+            return _checked(data, text, name, candidate, hint)
     replaced = data.decode(codec, "replace")
     other: Decoded | None = None
     if replaced.count("\ufffd") * 50 > len(replaced):  # more than a few damaged bytes
         other = _decoded(data, "utf-8") or _chinese(data) or _normaliser(data)
-    if other is None or other.note:
-        return Decoded(replaced, codec, f"charset {name}: undecodable bytes replaced")
-    note = f"charset {name} does not fit; read as {other.charset}"
-    return Decoded(other.text, other.charset, note)
+    if other is not None and not other.note:
+        note = f"charset {name} does not fit; read as {other.charset}"
+        return Decoded(other.text, other.charset, note)
+    if codec == "utf-8":
+        return _mixed_utf8(data, hint, f"charset {name}")
+    if stateful and not data.isascii():
+        # A 7-bit charset (UTF-7, ISO-2022) cannot have made 8-bit bytes: they are another
+        # charset's, read the way undeclared text is.
+        found = _undeclared(data, hint)
+        if not found.note:
+            return Decoded(found.text, found.charset, f"charset {name} read as {found.charset}")
+    return Decoded(replaced, codec, f"charset {name}: undecodable bytes replaced")
 
 
-def _checked(data: bytes, text: str, name: str, codec: str) -> Decoded:
-    """Catch Big5 sent as GB2312 and the reverse: both decode, only one reads as Chinese."""
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+
+
+def _clean(text: str) -> bool:
+    """A strict decode that holds no private-use characters and no Han inside Latin words."""
+    return _PRIVATE_USE.search(text) is None and not latin_read_as_han(text)
+
+
+def _checked(data: bytes, text: str, name: str, codec: str, hint: str | None) -> Decoded:
+    """Catch Big5 sent as GB2312 and the reverse (both decode, only one reads as Chinese), and
+    Latin text under a double-byte label (its accented letters come out as Han characters)."""
     other = _OTHER_CHINESE.get(codec)
-    if other is not None and _hanzi_score(text) < 0.3:
+    if other is not None and _hanzi_score(text, codec) < 0.3:
         swapped = _strict(data, other)
-        if swapped is not None and _hanzi_score(swapped) >= 0.5:
+        if swapped is not None and _hanzi_score(swapped, other) >= 0.5:
             return Decoded(swapped, other, f"charset {name} does not fit; read as {other}")
+    if latin_read_as_han(text):
+        found = _undeclared(data, hint)
+        if not found.note and found.charset != codec:
+            note = f"charset {name} does not fit; read as {found.charset}"
+            return Decoded(found.text, found.charset, note)
     return Decoded(text, codec, _superset_note(data, name, codec))
 
 
@@ -434,7 +643,12 @@ def _western(data: bytes, name: str, hint: str | None) -> Decoded:
         found = guess(data, hint)
         note = f"8-bit text labelled {name} read as {found.charset}"
         return Decoded(found.text, found.charset, note)
-    return _decoded(data, "cp1252") or Decoded(data.decode("latin-1"), "latin-1")
+    western = _decoded(data, "cp1252") or Decoded(data.decode("latin-1"), "latin-1")
+    if not _looks_western(western.text):  # Big5 or GBK bytes shown as Latin-1 symbols
+        found = _undeclared(data, hint)
+        if not found.note and found.charset not in _WESTERN:
+            return Decoded(found.text, found.charset, f"charset {name} read as {found.charset}")
+    return western
 
 
 def _superset_note(data: bytes, name: str, codec: str) -> str:

@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
+from daemon.charsets import HAN
 from daemon.language import detect_language
 from daemon.values import Classification, ConfigPath, Evidence
 
@@ -271,7 +272,7 @@ def _phrase(text: str, target: str, weight: float) -> Phrase:
 
 
 def _has_han(text: str) -> bool:
-    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+    return HAN.search(text) is not None
 
 
 def normalise(text: str) -> str:

@@ -101,11 +101,13 @@ def decode_words(text: str, hint: str | None = None) -> tuple[str, tuple[str, ..
 
 def _decode_run(words: list[tuple[str, str]], charset: str, hint: str | None) -> Decoded:
     data = b"".join(_word_bytes(enc, text) or b"" for enc, text in words)
-    found = decode_bytes(data, charset, hint)
+    # The sender's software chose the charset for exactly these bytes: a short name must not be
+    # re-guessed into the other Chinese codec's characters (姚栋 read as 狾集).
+    found = decode_bytes(data, charset, hint, trusted=True)
     if found.note and any(enc in "qQ" and "_" in text for enc, text in words):
         # Some encoders leave "_" unescaped when it is the second byte of a Big5 or GBK character.
         literal = b"".join(_word_bytes(enc, text, False) or b"" for enc, text in words)
-        retry = decode_bytes(literal, charset, hint)
+        retry = decode_bytes(literal, charset, hint, trusted=True)
         if not retry.note:
             return retry
     return found
@@ -298,6 +300,20 @@ def _without_scripts(markup: str) -> str:
         pos = closing.end()
     kept.append(markup[pos:])
     return " ".join(kept)
+
+
+# Only the start of a large text attachment is read for names: a log file must not cost seconds.
+_ATTACHMENT_TEXT_LIMIT = 1 << 20
+
+
+def attachment_text(content_type: str, data: bytes, hint: str | None = None) -> str:
+    """The readable text of a text attachment (plain, HTML, CSV ...); "" for any other type."""
+    if not content_type.startswith("text/"):
+        return ""
+    data = data[:_ATTACHMENT_TEXT_LIMIT]
+    html_part = content_type == "text/html"
+    found = decode_bytes(data, meta_charset(data) if html_part else None, hint)
+    return clean_text(html_to_text(found.text) if html_part else found.text)
 
 
 def clean_text(text: str) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from daemon.charsets import HAN_CLASS
 
 LANGUAGES = ("zh-CN", "zh-TW", "en")
 
@@ -46,7 +49,7 @@ TRADITIONAL_ONLY = frozenset(pair[1] for pair in CHARACTER_PAIRS.split()) | froz
     "裡裏麵髮鬆隻週臺製準劃塗傑衝"
 )
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN = re.compile(f"[{HAN_CLASS}]")
 _SIMPLIFIED = re.compile(f"[{''.join(sorted(SIMPLIFIED_ONLY))}]")
 _TRADITIONAL = re.compile(f"[{''.join(sorted(TRADITIONAL_ONLY))}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -73,3 +76,41 @@ def detect_language(text: str, default: str = "zh-CN") -> str:
     if simplified > traditional:
         return "zh-CN"
     return default if default in ("zh-CN", "zh-TW") else "zh-CN"
+
+
+# -- comparing names ----------------------------------------------------------------------------
+
+# Characters of names whose Traditional form differs, beyond the pairs above (which are picked
+# for telling the scripts apart): frequent surnames and given-name characters.
+NAME_PAIRS = """
+郑鄭 刘劉 赵趙 吴吳 马馬 罗羅 谢謝 韩韓 冯馮 邓鄧 萧蕭 苏蘇 蒋蔣 龚龔 贺賀 邹鄒 闫閆 谭譚 钟鍾
+贾賈 韦韋 纪紀 涂塗 诸諸 鲁魯 骆駱 聂聶 庞龐 阎閻 邬鄔 窦竇 伟偉 强強 杰傑 丽麗 涛濤 锋鋒
+辉輝 凤鳳 鹏鵬 栋棟 颖穎 婵嬋 娴嫻 琼瓊 莺鶯
+"""
+
+# Invisible characters that split a name without showing: zero-width space and joiners, word
+# joiner, BOM, soft hyphen, direction marks (all format characters, category Cf), variation
+# selectors, the combining grapheme joiner and the Hangul fillers that render as nothing.
+_INVISIBLE_EXTRA = "\u034f\u115f\u1160\u3164\uffa0" + "".join(
+    chr(c) for c in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0))
+)
+_INVISIBLE: dict[int, None] = dict.fromkeys(
+    [
+        *(c for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf"),
+        *range(0xE0000, 0xE0080),  # tag characters
+        *map(ord, _INVISIBLE_EXTRA),
+    ]
+)
+_TO_SIMPLIFIED: dict[int, str] = {
+    ord(pair[1]): pair[0] for pair in (*CHARACTER_PAIRS.split(), *NAME_PAIRS.split())
+}
+
+
+def normalise_text(text: str) -> str:
+    """Text as names are compared, the same for a name and for a complaint: invisible characters
+    removed, NFKC (full-width letters and digits, compatibility ideographs), case folded, and
+    Traditional characters of the pair tables turned Simplified."""
+    # Invisible characters go first: between a letter and its combining accent one would keep
+    # NFKC from composing them.
+    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
+    return text.casefold().translate(_TO_SIMPLIFIED)

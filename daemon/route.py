@@ -9,11 +9,12 @@ deputy; each hand-over is returned as a Delegation so the audit trail records it
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from daemon.charsets import HAN
+from daemon.language import normalise_text
 from daemon.values import Assignment, Classification, Delegation
 
 ANY = "*"
@@ -132,14 +133,15 @@ class Rung:
 
 # -- naming -----------------------------------------------------------------------------------
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_CJK = HAN
 _LATIN_WORD_CHAR = r"a-z0-9\u00c0-\u024f"
 _EMAIL_CHAR = r"a-z0-9._%+\-"
 
 
 def _fold(text: str) -> str:
-    # NFKC turns full-width "Ｋｅｖｉｎ" and "ｗａｎｇ＠ｄｅａｌｅｒ" into plain ASCII first.
-    return unicodedata.normalize("NFKC", text).casefold()
+    # Names and complaint text go through the same normalisation, so "郑\u200b浩", "鄭浩" and
+    # full-width "ｗａｎｇ＠ｄｅａｌｅｒ" meet their plain forms.
+    return normalise_text(text)
 
 
 def _pattern(term: str) -> re.Pattern[str] | None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from daemon.charsets import HAN_CLASS
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"complaintd-model\n"
@@ -80,7 +82,7 @@ def sklearn_version() -> str:
     return str(sklearn.__version__)
 
 
-_TOKEN = re.compile(r"[a-z]+|\d+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_TOKEN = re.compile(rf"[a-z]+|\d+|[{HAN_CLASS}]")
 
 
 def tokens(text: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.charsets import codec_for, decode_bytes, guess
+from daemon.charsets import codec_for, decode_bytes, guess, latin_read_as_han
 
 COMPLAINT = "你们的售后服务太差了，车辆保养后发动机异响，一直没有人处理。"
 TRADITIONAL = "你們的售後服務太差了，車輛保養後發動機異響，一直沒有人處理。"
@@ -132,3 +132,96 @@ def test_hint_reads_japanese_bytes_that_could_pass_for_chinese() -> None:
 
 def test_utf16_with_bom_is_read() -> None:
     assert guess("投诉".encode("utf-16")).text == "投诉"
+
+
+# -- wrong guesses -----------------------------------------------------------------------------
+
+GERMAN = "Die Hasen und die Frösche klagten über ihre mißliche Lage"
+
+
+def test_latin_text_under_a_gb2312_label_is_not_read_as_han() -> None:
+    found = decode_bytes(GERMAN.encode("latin-1"), "gb2312")
+    assert found.text == GERMAN
+    assert found.note.startswith("charset gb2312 does not fit; read as cp125")
+
+
+def test_latin_text_under_a_big5_label_is_not_read_as_han() -> None:
+    assert decode_bytes(GERMAN.encode("latin-1"), "big5").text == GERMAN
+
+
+def test_undeclared_latin_text_is_never_guessed_as_han() -> None:
+    text = "Die Hasen und die Frösche; Nivåer"
+    assert guess(text.encode("latin-1")).text == text
+
+
+def test_han_inside_latin_words_is_recognised_as_a_wrong_reading() -> None:
+    assert latin_read_as_han("Die Hasen und die Fr岣he")
+    assert not latin_read_as_han("我的VIN码是LSVAB123，大众Polo车刹车异响")
+
+
+@pytest.mark.parametrize("label", ["UTF-7", "utf7", "unicode-1-1-utf-7", "x-unicode20utf7"])
+def test_utf7_labels_are_read_with_the_utf7_codec(label: str) -> None:
+    found = decode_bytes(b"Die Hasen und die Fr+APY-sche", label)
+    assert (found.text, found.charset) == ("Die Hasen und die Frösche", "utf-7")
+
+
+def test_8bit_bytes_under_a_7bit_utf7_label_are_detected() -> None:
+    found = decode_bytes("Die Hasen und die Frösche".encode("latin-1"), "utf-7")
+    assert (found.text, found.note) == ("Die Hasen und die Frösche", "charset utf-7 read as cp1252")
+
+
+def test_short_gbk_names_of_everyday_characters_are_not_taken_for_big5() -> None:
+    # Two characters give little evidence: a name with a rarer character (丁婷) can still read
+    # as Big5 when nothing declares its charset. Encoded words declare it: see test_decoding.
+    for name in ("姚栋", "谭娥", "郑浩", "刘德华", "王建国"):
+        assert guess(name.encode("gbk")).text == name
+
+
+def test_short_big5_words_are_not_taken_for_gbk() -> None:
+    for word in ("換貨", "請問", "謝謝", "情況："):
+        assert guess(word.encode("big5")).text == word
+
+
+@pytest.mark.parametrize("hint", ["iso-8859-1", "windows-1252", "us-ascii"])
+def test_big5_and_gbk_bytes_under_a_western_hint_are_not_latin1_debris(hint: str) -> None:
+    for text, codec in (("（LTE）網路", "big5"), ("粘貼扣", "big5"), ("套餐不合理→", "gbk")):
+        assert guess(text.encode(codec), hint).text == text
+
+
+def test_big5_bytes_under_a_latin1_label_are_not_latin1_debris() -> None:
+    assert decode_bytes("大家說".encode("big5"), "iso-8859-1").text == "大家說"
+
+
+def test_one_sign_in_latin1_text_stays_western() -> None:
+    assert decode_bytes("N° 1467829, 5 €".encode("cp1252"), "iso-8859-1").text == "N° 1467829, 5 €"
+
+
+# -- stray 8-bit runs in UTF-8 ---------------------------------------------------------------------
+
+
+def test_latin1_paragraph_in_a_utf8_body_is_read_as_latin1() -> None:
+    data = (COMPLAINT + "\n").encode() + "Grüße aus Köln, schöne Grüße\n".encode("latin-1")
+    found = decode_bytes(data + "谢谢".encode(), "utf-8")
+    assert found.text == COMPLAINT + "\nGrüße aus Köln, schöne Grüße\n谢谢"
+    assert found.note == "charset utf-8: 8-bit lines read as cp1252"
+
+
+def test_latin1_paragraph_in_an_english_utf8_body_is_read_as_latin1() -> None:
+    data = "Hello — thanks\n".encode() + "Grüße aus Köln\n".encode("latin-1")
+    assert "\ufffd" not in decode_bytes(data, "utf-8").text
+
+
+def test_gbk_paragraph_in_a_utf8_body_is_read_as_gbk() -> None:
+    data = (COMPLAINT + "\n").encode() + "投诉：刹车异响，四个月没人处理\n".encode("gbk")
+    assert decode_bytes(data, "utf-8").text == COMPLAINT + "\n投诉：刹车异响，四个月没人处理\n"
+
+
+def test_stray_latin1_letter_inside_a_utf8_line_is_read_as_latin1() -> None:
+    data = "刹车异响，去了三次 caf".encode() + b"\xe9 " + "都没修好，太差了".encode()
+    assert decode_bytes(data, "utf-8").text == "刹车异响，去了三次 café 都没修好，太差了"
+
+
+def test_utf8_character_cut_short_in_utf8_text_is_marked_not_guessed() -> None:
+    data = "Картинка с очень длинным именем".encode()[:-1] + b"\n" + "и ещё".encode()
+    found = decode_bytes(data, "utf-8")
+    assert found.text.startswith("Картинка с очень длинным име") and "\ufffd" in found.text

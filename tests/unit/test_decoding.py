@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from daemon.decoding import (
     Param,
+    attachment_text,
     clean_text,
     decode_header,
     decode_words,
@@ -16,6 +19,7 @@ from daemon.decoding import (
     param_text,
     split_params,
 )
+from tests.support.names import chinese_names
 
 
 def raw_header(data: bytes) -> str:
@@ -161,3 +165,57 @@ def test_clean_text_normalises_line_ends_and_trims_blank_edges() -> None:
     assert clean_text("\r\n\r\nline one\r\nline two\rthree\x00  \r\n\r\n") == (
         "line one\nline two\nthree"
     )
+
+
+# -- declared charsets are kept ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", ["gb2312", "GB2312", "gbk", "gb18030"])
+def test_gb_encoded_words_are_never_reread_as_big5(label: str) -> None:
+    wrong = []
+    for name in chinese_names(2000):
+        word = f"=?{label}?B?{base64.b64encode(name.encode('gb2312')).decode()}?="
+        text, _ = decode_words(word)
+        if text != name:
+            wrong.append((name, text))
+    assert wrong == []
+
+
+def test_big5_encoded_word_is_read_as_big5() -> None:
+    for name in ("鄭浩", "劉德華", "陳大文", "換貨"):
+        word = f"=?big5?B?{base64.b64encode(name.encode('big5')).decode()}?="
+        assert decode_words(word)[0] == name
+
+
+def test_encoded_word_that_does_not_decode_in_its_charset_is_still_read() -> None:
+    word = f"=?gb2312?B?{base64.b64encode('你們的售後服務太差了'.encode('big5')).decode()}?="
+    assert decode_words(word)[0] == "你們的售後服務太差了"
+
+
+@pytest.mark.parametrize("subject", ["粘貼扣", "（LTE）"])
+def test_raw_8bit_big5_subject_is_not_latin1_debris_under_a_western_hint(subject: str) -> None:
+    value = raw_header(subject.encode("big5"))
+    assert decode_header(value, hint="iso-8859-1").text == subject
+
+
+def test_raw_8bit_gbk_name_is_decoded_without_a_hint() -> None:
+    assert decode_header(raw_header("郑浩 <zheng@example.cn>".encode("gbk"))).text == (
+        "郑浩 <zheng@example.cn>"
+    )
+
+
+# -- text attachments --------------------------------------------------------------------------
+
+
+def test_text_attachment_is_read_in_its_detected_charset() -> None:
+    data = "服务经理郑浩的处理记录：一直推脱。".encode("gbk")
+    assert attachment_text("text/plain", data) == "服务经理郑浩的处理记录：一直推脱。"
+
+
+def test_html_attachment_is_read_as_text() -> None:
+    data = '<html><meta charset="big5"><p>鄭浩</p></html>'.encode("big5")
+    assert attachment_text("text/html", data) == "鄭浩"
+
+
+def test_non_text_attachment_has_no_text() -> None:
+    assert attachment_text("application/pdf", b"%PDF-1.4 \xe9\xa3") == ""

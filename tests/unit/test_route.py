@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from daemon.route import (
     Absence,
     OrgSettings,
@@ -276,6 +278,34 @@ def test_accused_named_by_english_name_in_any_case_is_excluded() -> None:
 
 def test_full_width_latin_name_is_recognised() -> None:
     assert named_people("ＬＥＯ ＷＡＮＧ骗我", ORG) == ("wang_lei",)
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    ["\u200b", "\u00ad", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad\u200b"],
+    ids=["zero-width-space", "soft-hyphen", "zwnj", "zwj", "word-joiner", "bom", "two"],
+)
+def test_name_split_by_an_invisible_character_is_excluded(invisible: str) -> None:
+    a = assign(complaint(), "email", f"服务经理郑{invisible}浩一直推脱不处理", ORG, NOW)
+    assert a.excluded == ("zheng_hao",)
+    assert email("zheng_hao") not in (a.handler_email, *a.inform)
+
+
+def test_alias_split_by_a_soft_hyphen_is_excluded() -> None:
+    assert named_people("Ke\u00advin Zh\u200beng never called back", ORG) == ("zheng_hao",)
+
+
+def test_full_width_chinese_name_with_ideographic_space_is_excluded() -> None:
+    assert named_people("郑\u3000浩不处理", ORG) == ("zheng_hao",)
+
+
+def test_traditional_form_of_a_simplified_name_is_excluded() -> None:
+    assert named_people("服務經理鄭浩一直推託", ORG) == ("zheng_hao",)
+
+
+def test_simplified_form_of_a_traditional_name_in_the_chart_is_excluded() -> None:
+    org = replace(ORG, people=(*PEOPLE, person("liu_dehua", "劉德華", "technician")))
+    assert named_people("技师刘德华没有修好", org) == ("liu_dehua",)
 
 
 def test_english_name_inside_a_longer_word_does_not_match() -> None:

@@ -38,6 +38,10 @@ class ServiceSettings(Section):
     sweep_seconds: int = Field(default=60, ge=1)
     # `complaintd status` exits non-zero once a mailbox has been failing this long.
     mailbox_alert_minutes: float = Field(default=15.0, gt=0)
+    # A failing worker retries after 1 s, doubling up to this many seconds.
+    retry_max_seconds: float = Field(default=60.0, ge=1)
+    # The watchdog is no longer fed once the main loop or a worker is stuck this long.
+    stuck_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -69,6 +73,19 @@ class TicketSettings(Section):
     max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # What the acknowledgement promises when no clock says otherwise.
     reply_promise_hours: float = Field(default=2.0, gt=0)
+    # Each message is decided (filed, ignored or quarantined) within this budget of time, and
+    # of memory on top of its own size; a message over the time budget is logged. The memory
+    # budget bounds how much of a body is parsed (a twentieth of it).
+    message_budget_seconds: float = Field(default=10.0, gt=0)
+    message_budget_mb: int = Field(default=320, ge=64)
+    # Answer a complaint at its Reply-To address instead of its From address.
+    answer_reply_to: bool = False
+    # A sender's mail repeating the body of their mail within this many minutes opens no ticket
+    # (an answering robot); it is recorded with the reason "repeat-body". 0 turns this off.
+    repeat_body_window_minutes: float = Field(default=60.0, ge=0)
+    # authserv-ids of our own receiving servers: their Authentication-Results saying DMARC
+    # failed hold the message for review. Empty: nothing is checked.
+    trusted_authserv_ids: tuple[str, ...] = ()
 
 
 class MaildirSettings(Section):
@@ -104,8 +121,14 @@ class OutboxSettings(Section):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     # A row still undelivered this long after it was queued is marked failed.
     give_up_after_hours: float = Field(default=48.0, gt=0)
-    # Automatic replies to one address per day; more are recorded as suppressed (mail loops).
+    # Characters of a customer's subject (and name) our mail quotes, and Message-IDs of their
+    # References it carries: nothing they send is reflected at length.
+    quoted_subject_chars: int = Field(default=120, ge=10)
+    max_references: int = Field(default=10, ge=1)
+    # Automatic mail of any kind to one address per day; more is recorded as suppressed (loops).
     max_auto_replies_per_recipient_per_day: int = Field(default=10, ge=1)
+    # The same for addresses in [org.people]: staff are told of every ticket they are part of.
+    max_staff_notices_per_recipient_per_day: int = Field(default=200, ge=1)
 
 
 class TemplateSettings(Section):

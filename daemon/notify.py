@@ -26,6 +26,14 @@ def local_time(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime(TIME_FORMAT)
 
 
+def daily_cap(recipient: str, settings: Settings) -> outgoing.DailyCap:
+    """The day's limit on automatic mail to an address: staff in the org chart get more."""
+    address = recipient.strip().lower()
+    if any(p.email.strip().lower() == address for p in settings.org.people if p.email):
+        return outgoing.DailyCap(settings.outbox.max_staff_notices_per_recipient_per_day, "staff")
+    return outgoing.DailyCap(settings.outbox.max_auto_replies_per_recipient_per_day, "customer")
+
+
 def enqueue(
     session: Session,
     notice: Notice,
@@ -35,20 +43,23 @@ def enqueue(
     settings: Settings,
     now: datetime,
 ) -> outgoing.Enqueued:
-    """Render a notice and queue it in the session's transaction (suppressed rows are logged)."""
+    """Render a notice and queue it in the session's transaction, within the daily cap."""
     mail = composer.compose(notice, now, kind)
     local_now = now.astimezone(settings.zone)
     day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-    row = outgoing.enqueue(
-        session,
-        mail,
-        ticket_id,
-        now,
-        day_start,
-        settings.outbox.max_auto_replies_per_recipient_per_day,
-    )
-    if row.status == "suppressed":
-        log.warning("%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.error)
+    cap = daily_cap(notice.recipient, settings)
+    row = outgoing.enqueue(session, mail, ticket_id, now, day_start, cap)
+    if row.first_suppressed_today:
+        # Once per address and day: a loop must not flood the log as it would have the mailbox.
+        log.warning(
+            "%s %s to %s suppressed, and further mail to it today: %s",
+            notice.ticket,
+            kind,
+            notice.recipient,
+            row.error,
+        )
+    elif row.status == "suppressed":
+        log.debug("%s %s to %s suppressed: %s", notice.ticket, kind, notice.recipient, row.error)
     return row
 
 

@@ -144,6 +144,29 @@ class DeliveryReport:
     failed: int = 0
 
 
+class ServerWatch:
+    """Whether the mail server is failing, kept across delivery passes so an outage is logged
+    once when it starts and once when it ends, not once per mail and attempt."""
+
+    def __init__(self) -> None:
+        self.failing_since: datetime | None = None
+
+    def failed(self, now: datetime, error: str) -> None:
+        if self.failing_since is None:
+            self.failing_since = now
+            log.warning("mail server failing, queued mail will wait and retry: %s", error)
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
+
+    def answered(self, now: datetime, waiting: int) -> None:
+        if self.failing_since is not None:
+            down = (now - self.failing_since).total_seconds()
+            self.failing_since = None
+            log.info("mail server answering again after %ds: %d mails waiting", down, waiting)
+
+
 def retry_delay(attempts: int, settings: OutboxSettings, jitter: float) -> timedelta:
     """Exponential backoff from the initial delay, capped; jitter in [0, 1) spreads retries."""
     base = settings.retry_initial_seconds * (2 ** max(attempts - 1, 0))
@@ -168,8 +191,14 @@ async def deliver_due(
     clock: Clock,
     lease: timedelta,
     stop: asyncio.Event | None = None,
+    watch: ServerWatch | None = None,
 ) -> DeliveryReport:
-    """Send every due row once; each result is recorded before the next mail goes out."""
+    """Send every due row once; each result is committed on its own before the next mail goes
+    out, so a crash can send at most the one mail in flight twice.
+
+    Pass the same `watch` to every pass so an outage spanning passes is logged once.
+    """
+    watch = watch or ServerWatch()
     sent = retrying = failed = 0
     while stop is None or not stop.is_set():
         claimed_at = clock()
@@ -180,6 +209,7 @@ async def deliver_due(
         try:
             await transport.open()
         except (TemporaryFailure, PermanentFailure) as exc:
+            watch.failed(clock(), str(exc))
             await asyncio.to_thread(_retry_all, store, batch, settings, clock(), str(exc))
             return DeliveryReport(sent, retrying + len(batch), failed)
         try:
@@ -187,12 +217,21 @@ async def deliver_due(
                 if stop is not None and stop.is_set():
                     await asyncio.to_thread(_release, store, batch[index:])
                     break
-                outcome = await _send_one(transport, settings, due)
+                # Only this mail's bytes are in memory, read when its turn comes.
+                raw = await asyncio.to_thread(_raw_of, store, due)
+                if raw is None:
+                    continue  # taken back from us (our lease ran out): not ours to send
+                outcome = await _send_one(transport, settings, due, raw)
+                del raw
                 now = clock()
                 rest = [d.id for d in batch[index + 1 :]] if now + lease / 2 >= held_until else []
                 await asyncio.to_thread(_record, store, due, outcome, settings, now, rest, lease)
                 if rest:
                     held_until = now + lease
+                if isinstance(outcome, TemporaryFailure):
+                    watch.failed(now, str(outcome))
+                elif watch.failing:
+                    watch.answered(now, await asyncio.to_thread(_waiting, store))
                 sent += outcome is None
                 failed += isinstance(outcome, PermanentFailure)
                 retrying += isinstance(outcome, TemporaryFailure)
@@ -204,10 +243,10 @@ async def deliver_due(
 
 
 async def _send_one(
-    transport: Transport, settings: OutboxSettings, due: Due
+    transport: Transport, settings: OutboxSettings, due: Due, raw: bytes
 ) -> TemporaryFailure | PermanentFailure | None:
     try:
-        await transport.send(settings.from_address, due.recipient, due.raw)
+        await transport.send(settings.from_address, due.recipient, raw)
     except (TemporaryFailure, PermanentFailure) as exc:
         return exc
     return None
@@ -216,6 +255,16 @@ async def _send_one(
 def _claim(store: Store, now: datetime, limit: int, lease: timedelta) -> list[Due]:
     with store.transaction() as session:
         return outgoing.claim_due(session, now, limit, lease)
+
+
+def _raw_of(store: Store, due: Due) -> bytes | None:
+    with store.reading() as session:
+        return outgoing.raw_of(session, due.id)
+
+
+def _waiting(store: Store) -> int:
+    with store.reading() as session:
+        return outgoing.waiting(session)
 
 
 def _release(store: Store, rows: list[Due]) -> None:
@@ -241,9 +290,9 @@ def _record(
     lease: timedelta,
 ) -> None:
     with store.transaction() as session:
+        _note(session, due, outcome, settings, now)
         if rest:
             outgoing.renew(session, rest, now + lease)
-        _note(session, due, outcome, settings, now)
 
 
 def _note(
@@ -253,7 +302,11 @@ def _note(
     settings: OutboxSettings,
     now: datetime,
 ) -> None:
-    """Record one attempt's result: sent, failed for good, or due again after a backoff."""
+    """Record one attempt's result: sent, failed for good, or due again after a backoff.
+
+    A temporary failure is logged per mail at DEBUG only: the outage itself is logged once by
+    ServerWatch, and a mail that never gets through is logged when it is given up.
+    """
     if outcome is None:
         outgoing.mark_sent(session, due.id, now)
         log.info("%s sent to %s", due.message_id, due.recipient)
@@ -266,7 +319,7 @@ def _note(
     else:
         delay = retry_delay(due.attempts + 1, settings, random.random())
         outgoing.mark_retry(session, due.id, now + delay, str(outcome))
-        log.warning(
+        log.debug(
             "%s to %s will retry in %ds: %s",
             due.message_id,
             due.recipient,

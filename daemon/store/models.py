@@ -161,7 +161,11 @@ class OutboxMail(Base):
     """One mail to one recipient, rendered when queued, sent at most once once recorded sent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The daily cap per recipient (store/outgoing.py) counts by this index alone.
+        Index("ix_outbox_recipient_cap", "recipient", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -197,6 +201,38 @@ class Quarantined(Base):
     status: Mapped[str] = mapped_column(String(20), default="held", index=True)
     released_at: Mapped[datetime | None]
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class HeldMessage(Base):
+    """A message kept off a ticket for review: not from one of its parties, or forged (DMARC).
+
+    Its bytes stay here until someone releases it onto the ticket or drops it; the row stays.
+    """
+
+    __tablename__ = "held_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The same message delivered twice is held once (as Message.dedupe_key).
+    dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(995))
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    # The ticket the message names (by tag or In-Reply-To/References); NULL when it names none.
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(80))  # not-a-party, excluded-staff, dmarc-fail
+    detail: Mapped[str] = mapped_column(Text, default="")
+    origin: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime]
+    held_at: Mapped[datetime]
+    # held -> released (filed onto the ticket) | dropped; decided_by says who.
+    status: Mapped[str] = mapped_column(String(20), default="held", index=True)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str] = mapped_column(String(320), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# A sender's recent mail, for the repeated-body check (pipeline: a robot answering every mail).
+Index("ix_messages_sender_received_at", Message.sender, Message.received_at)
 
 
 class TicketClock(Base):
@@ -253,11 +289,14 @@ class MailboxCheckpoint(Base):
 
 
 class MailboxState(Base):
-    """Health of one mailbox, written by the daemon for `complaintd status`."""
+    """Health of one source (a mailbox, or the Maildir, outbox or sweep worker), copied from
+    the daemon's memory for `complaintd status`."""
 
     __tablename__ = "mailbox_states"
 
+    # A mailbox's name; the other workers use their config section's name ("[outbox]").
     mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="mailbox", server_default="mailbox")
     connected: Mapped[bool] = mapped_column(Boolean, default=False)
     last_ok_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -266,6 +305,10 @@ class MailboxState(Base):
     failing_since: Mapped[datetime | None]
     waiting: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+    # The source's last sign of life, and when the daemon last wrote this row: a row not
+    # written for long means the daemon stopped reporting (or stopped).
+    heartbeat_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
 
 
 def table(model: type[Base]) -> Table:

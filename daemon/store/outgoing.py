@@ -26,23 +26,46 @@ class Queued:
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    """A claimed row, detached from its session, for the sender to work on."""
+    """A claimed row, detached from its session: what the sender needs except the bytes.
+
+    The rendered mail is read one at a time just before it is sent (`raw_of`), so a batch of
+    large mails never sits in memory together.
+    """
 
     id: int
     recipient: str
     message_id: str
-    raw: bytes
     attempts: int
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DailyCap:
+    """How much automatic mail one address may get per local day, and why that much."""
+
+    limit: int
+    audience: str  # "customer" or "staff": names the cap in the suppression reason
+
+
 _outbox = table(OutboxMail)
 _INSERT = insert(_outbox)
-_AUTO_REPLIES_SINCE = select(func.count(_outbox.c.id)).where(
+# Every automatic mail counts, whatever its kind: a loop through staff notices is as much a
+# loop as one through acknowledgements. Both queries are ranges of ix_outbox_recipient_cap
+# (recipient, status, created_at), so the check never reads the rows a loop piled up.
+_COUNTED = ("pending", "sending", "sent", "failed")
+_QUEUED_SINCE = select(func.count()).where(
     _outbox.c.recipient == bindparam("recipient"),
-    _outbox.c.auto_reply.is_(True),
-    _outbox.c.status != "suppressed",
+    _outbox.c.status.in_(_COUNTED),
     _outbox.c.created_at >= bindparam("since"),
+)
+_SUPPRESSED_SINCE = (
+    select(_outbox.c.id)
+    .where(
+        _outbox.c.recipient == bindparam("recipient"),
+        _outbox.c.status == "suppressed",
+        _outbox.c.created_at >= bindparam("since"),
+    )
+    .limit(1)
 )
 
 
@@ -50,6 +73,7 @@ _AUTO_REPLIES_SINCE = select(func.count(_outbox.c.id)).where(
 class Enqueued:
     status: str  # "pending", or "suppressed" by the daily cap
     error: str
+    first_suppressed_today: bool = False  # the first row the cap stopped for this address today
 
 
 def enqueue(
@@ -58,20 +82,17 @@ def enqueue(
     ticket_id: int | None,
     now: datetime,
     day_start: datetime,
-    daily_cap: int,
+    cap: DailyCap,
 ) -> Enqueued:
-    """Queue one mail; automatic replies over the recipient's daily cap are kept but suppressed."""
-    status, error = "pending", ""
-    if mail.auto_reply:
-        sent_today = (
-            session.connection()
-            .execute(_AUTO_REPLIES_SINCE, {"recipient": mail.recipient, "since": day_start})
-            .scalar()
-        )
-        if (sent_today or 0) >= daily_cap:
-            status = "suppressed"
-            error = f"daily cap of {daily_cap} automatic replies to this address reached"
-    session.connection().execute(
+    """Queue one mail; past the recipient's daily cap it is kept but suppressed, with why."""
+    conn = session.connection()
+    params = {"recipient": mail.recipient, "since": day_start}
+    status, error, first = "pending", "", False
+    if (conn.execute(_QUEUED_SINCE, params).scalar() or 0) >= cap.limit:
+        status = "suppressed"
+        error = f"daily cap of {cap.limit} automatic mails to this {cap.audience} address reached"
+        first = conn.execute(_SUPPRESSED_SINCE, params).first() is None
+    conn.execute(
         _INSERT,
         {
             "ticket_id": ticket_id,
@@ -88,7 +109,7 @@ def enqueue(
             "created_at": now,
         },
     )
-    return Enqueued(status, error)
+    return Enqueued(status, error, first)
 
 
 def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Due]:
@@ -116,13 +137,30 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
             _outbox.c.id,
             _outbox.c.recipient,
             _outbox.c.message_id,
-            _outbox.c.raw,
             _outbox.c.attempts,
             _outbox.c.created_at,
         )
     ).all()
     order = {row_id: n for n, row_id in enumerate(ids)}
     return sorted((Due(*row) for row in taken), key=lambda due: order[due.id])
+
+
+def raw_of(session: Session, row_id: int) -> bytes | None:
+    """The rendered mail of a row this worker holds; None when it is no longer ours."""
+    raw: bytes | None = session.connection().scalar(
+        select(_outbox.c.raw).where(_outbox.c.id == row_id, _outbox.c.status == "sending")
+    )
+    return raw
+
+
+def waiting(session: Session) -> int:
+    """Mail queued and not yet delivered or given up."""
+    return int(
+        session.connection().scalar(
+            select(func.count(_outbox.c.id)).where(_outbox.c.status.in_(("pending", "sending")))
+        )
+        or 0
+    )
 
 
 def _finish(session: Session, row_id: int, **values: object) -> None:

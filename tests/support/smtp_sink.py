@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -47,6 +48,11 @@ class _Handler:
             self.sink.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
             )
+            hold = self.sink.hold_at is not None and len(self.sink.received) >= self.sink.hold_at
+        while hold and not self.sink.released.is_set():
+            # Accepted and recorded, but the 250 is not said yet: a crash of the client now is
+            # the "delivered but not marked sent" case.
+            await asyncio.sleep(0.01)
         return "250 OK queued"
 
 
@@ -58,6 +64,8 @@ class SmtpSink:
         self.received: list[Received] = []
         self.refused: list[str] = []
         self.replies: deque[str] = deque()
+        self.hold_at: int | None = None
+        self.released = threading.Event()
         self.port = free_port()
         self._controller = Controller(
             _Handler(self), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
@@ -75,11 +83,24 @@ class SmtpSink:
         with self.lock:
             self.replies.extend(replies)
 
+    def hold_after(self, count: int) -> None:
+        """Keep the `count`-th mail and every later one waiting for its 250 until release()."""
+        with self.lock:
+            self.hold_at = count
+            self.released.clear()
+
+    def release(self) -> None:
+        with self.lock:
+            self.hold_at = None
+        self.released.set()
+
     def clear(self) -> None:
         with self.lock:
             self.received.clear()
             self.refused.clear()
             self.replies.clear()
+            self.hold_at = None
+        self.released.set()
 
     def to(self, address: str) -> list[Received]:
         with self.lock:

@@ -8,34 +8,82 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import schedule
 
-from daemon import app, config, sdnotify, sweeps
-from daemon.outbox import deliver_due, lease_for, make_transport
+from daemon import app, config, memory, sdnotify, sweeps
+from daemon.health import (
+    MAILBOX,
+    MAILDIR,
+    OUTBOX,
+    SWEEP,
+    Health,
+    Outage,
+    describe,
+)
+from daemon.outbox import ServerWatch, Transport, deliver_due, lease_for, make_transport
 from daemon.pipeline import Deps, Run, process
 from daemon.sources import imap
 from daemon.sources.maildir import Maildir, drain
-from daemon.store.mailboxes import Checkpoints, MailboxHealth
+from daemon.store import faults, mailboxes
+from daemon.store.mailboxes import Checkpoints
 from daemon.values import Checkpoint, Clock, Outcome, RawMail
 
 log = logging.getLogger(__name__)
 
 
+# A worker's first retry comes after this long; each further one waits twice as long, capped.
+_FIRST_RETRY_SECONDS = 1.0
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less if `stop` is set meanwhile; True when it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+def _report_failure(exc: Exception, own: Outage, database: Outage, at: datetime) -> None:
+    """Log a failure once per outage: the database's, when it is what failed, else the worker's."""
+    if faults.unreachable(exc):
+        database.failed(describe(exc), at)
+    else:
+        own.failed(describe(exc), at, exc)
+
+
 class Worker:
     """Runs one job at a time; a kick while it runs makes it run once more afterwards.
 
-    Every failure is caught and logged (once per distinct error) so one broken job cannot
-    stop the loop or the other jobs.
+    A job that raises (the database's errors included) is retried after a capped, doubling
+    delay until it succeeds or the daemon stops; its health is reported to memory, so the
+    report cannot fail along with the database.
     """
 
-    def __init__(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        job: Callable[[], Awaitable[object]],
+        health: Health,
+        database: Outage,
+        stop: asyncio.Event,
+        clock: Clock,
+        retry_max: float,
+    ) -> None:
         self.name = name
+        self.kind = kind
         self._job = job
+        self._health = health
+        self._database = database
+        self._stop = stop
+        self._clock = clock
+        self._retry_max = retry_max
+        self._outage = Outage(name, log)
         self._task: asyncio.Task[None] | None = None
         self._again = False
-        self._last_error = ""
+        health.add(name, kind, clock())
 
     def kick(self) -> None:
         if self._task is not None and not self._task.done():
@@ -44,26 +92,88 @@ class Worker:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     async def _run(self) -> None:
-        while True:
+        delay = _FIRST_RETRY_SECONDS
+        while not self._stop.is_set():
             self._again = False
+            self._health.busy(self.name, self.kind, self._clock())
             try:
                 await self._job()
-                if self._last_error:
-                    log.info("%s recovered", self.name)
-                    self._last_error = ""
             except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                if message != self._last_error:
-                    log.exception("%s failed: %s", self.name, message)
-                else:
-                    log.debug("%s failed again: %s", self.name, message)
-                self._last_error = message
+                at = self._clock()
+                self._health.failing(self.name, self.kind, at, describe(exc))
+                _report_failure(exc, self._outage, self._database, at)
+                if await _sleep_unless(self._stop, delay):
+                    return
+                delay = min(delay * 2, self._retry_max)
+                continue
+            at = self._clock()
+            self._health.idle(self.name, self.kind, at)
+            self._outage.ok(at)
+            delay = _FIRST_RETRY_SECONDS
             if not self._again:
                 return
 
     async def join(self) -> None:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def supervise(
+    name: str,
+    kind: str,
+    work: Callable[[], Awaitable[None]],
+    health: Health,
+    stop: asyncio.Event,
+    clock: Clock,
+    retry_max: float,
+) -> None:
+    """Run `work` until `stop`; whenever it ends early or raises, log it and start it again
+    after a capped, doubling delay."""
+    delay = _FIRST_RETRY_SECONDS
+    while not stop.is_set():
+        began = time.monotonic()
+        try:
+            await work()
+            if stop.is_set():
+                return
+            error, trace = "ended on its own", None
+        except Exception as exc:  # the database's errors included
+            error, trace = describe(exc), exc
+        health.failing(name, kind, clock(), error, connected=False)
+        if time.monotonic() - began > retry_max:
+            delay = _FIRST_RETRY_SECONDS  # it had been running fine for a while
+        log.error("%s died (%s); restarting in %.0fs", name, error, delay, exc_info=trace)
+        if await _sleep_unless(stop, delay):
+            return
+        delay = min(delay * 2, retry_max)
+        log.info("%s restarted", name)
+
+
+class _BeatingTransport:
+    """The outbox transport, reporting each mail as one unit of the outbox's work."""
+
+    def __init__(self, inner: Transport, health: Health, clock: Clock) -> None:
+        self._inner = inner
+        self._health = health
+        self._clock = clock
+
+    async def open(self) -> None:
+        await self._inner.open()
+
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+        self._health.busy(OUTBOX_NAME, OUTBOX, self._clock())
+        await self._inner.send(sender, recipient, raw)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# Health rows of the workers that are not mailboxes are named for their config section, which
+# no sensible mailbox name looks like.
+MAILDIR_NAME, OUTBOX_NAME, SWEEP_NAME = "[maildir]", "[outbox]", "[sweep]"
+MAIN_LOOP = "main loop"
+# How often the stuck check runs when systemd asks for no watchdog.
+_STUCK_CHECK_SECONDS = 5.0
 
 
 class Daemon:
@@ -77,6 +187,13 @@ class Daemon:
         self._workers: list[Worker] = []
         self._watchers: list[asyncio.Task[None]] = []
         self._deps: Deps | None = None
+        self._health = Health()
+        self._database = Outage("database", log)
+        self._news = asyncio.Event()
+        self._reporting = Outage("health report", log)
+        self._ticked = time.monotonic()
+        # Kept across reloads, so a mail server outage spanning one is logged once.
+        self._mail_server = ServerWatch()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -88,21 +205,22 @@ class Daemon:
         await self._start()
         sdnotify.notify("READY=1", "STATUS=filing complaints")
         log.info("complaintd ready (config %s)", self._path)
-        watchdog = sdnotify.watchdog_interval()
-        last_ping = 0.0
+        watchdog = loop.create_task(self._watch_for_stuck(), name="watchdog")
+        reporter = loop.create_task(self._report_health(), name="health")
         try:
             while not self._stop.is_set():
+                self._ticked = time.monotonic()
                 if self._reload:
                     await self._reload_now()
                 self._scheduler.run_pending()
-                if watchdog is not None and time.monotonic() - last_ping >= watchdog:
-                    sdnotify.notify("WATCHDOG=1")
-                    last_ping = time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._stop.wait(), timeout=self._settings.service.tick_seconds
                     )
         finally:
+            watchdog.cancel()
+            reporter.cancel()
+            await asyncio.gather(reporter, return_exceptions=True)
             sdnotify.notify("STOPPING=1")
             log.info("complaintd stopping: finishing the work in hand")
             await self._halt()
@@ -133,6 +251,64 @@ class Daemon:
         log.info("config reloaded from %s", self._path)
         sdnotify.notify("READY=1", "STATUS=filing complaints")
 
+    # --- health --------------------------------------------------------------------------
+
+    async def _report_health(self) -> None:
+        """Copy the in-memory health to the database every tick, and at once on news (a source
+        connecting or failing), one copy at a time."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._news.wait(), timeout=self._settings.service.tick_seconds
+                )
+            self._news.clear()
+            if self._deps is not None:
+                await self._write_health(self._deps)
+
+    async def _write_health(self, deps: Deps) -> None:
+        sources = self._health.snapshot()
+        try:
+            await asyncio.to_thread(mailboxes.save_health, deps.store, sources, self._clock())
+        except Exception as exc:  # never let the report of a fault become one
+            _report_failure(exc, self._reporting, self._database, self._clock())
+            return
+        at = self._clock()
+        self._database.ok(at)
+        self._reporting.ok(at)
+
+    def _stuck(self) -> list[tuple[str, str]]:
+        limit = self._settings.service.stuck_seconds
+        found: list[tuple[str, str]] = self._health.stuck(self._clock(), timedelta(seconds=limit))
+        quiet = time.monotonic() - self._ticked
+        if quiet > limit:
+            found.insert(0, (MAIN_LOOP, f"no turn for {quiet:.0f}s"))
+        return found
+
+    async def _watch_for_stuck(self) -> None:
+        """Feed systemd's watchdog while nothing is stuck; stop feeding (so systemd restarts
+        the service) while something is."""
+        interval = sdnotify.watchdog_interval()
+        held: set[str] = set()
+        while True:
+            stuck = self._stuck()
+            names = {name for name, _ in stuck}
+            for name, why in stuck:
+                if name not in held:
+                    log.error(
+                        "%s stuck (%s)%s",
+                        name,
+                        why,
+                        ": no longer feeding the watchdog, so systemd restarts complaintd"
+                        if interval is not None
+                        else "",
+                    )
+            for name in held - names:
+                log.info("%s moving again", name)
+            held = names
+            if not stuck and interval is not None:
+                sdnotify.notify("WATCHDOG=1")
+            await asyncio.sleep(interval if interval is not None else _STUCK_CHECK_SECONDS)
+
     # --- wiring --------------------------------------------------------------------------
 
     def _prepare(self, settings: config.Settings) -> Deps:
@@ -147,48 +323,59 @@ class Daemon:
         settings = self._settings
         if deps is None:
             deps = await asyncio.to_thread(self._prepare, settings)
-        store = deps.store
         self._deps = deps
         self._scheduler.clear()
         self._workers = []
+        # A reload may have dropped a mailbox: report only what runs now.
+        loop = asyncio.get_running_loop()
 
-        transport = make_transport(settings.outbox, settings.smtp)
-        outbox = self._worker(
-            "outbox",
+        def news() -> None:
+            loop.call_soon_threadsafe(self._news.set)
+
+        health = self._health = Health(on_news=news)
+        clock, stop = self._clock, self._stop
+        retry_max = settings.service.retry_max_seconds
+
+        def worker(name: str, kind: str, job: Callable[[], Awaitable[object]]) -> Worker:
+            made = Worker(name, kind, job, health, self._database, stop, clock, retry_max)
+            self._workers.append(made)
+            return made
+
+        transport = _BeatingTransport(make_transport(settings.outbox, settings.smtp), health, clock)
+        outbox = worker(
+            OUTBOX_NAME,
+            OUTBOX,
             lambda: deliver_due(
-                store,
+                deps.store,
                 transport,
                 settings.outbox,
-                self._clock,
+                clock,
                 lease_for(settings.smtp),
-                self._stop,
+                stop,
+                self._mail_server,
             ),
         )
         self._every(settings.outbox.poll_seconds, outbox)
 
-        def handle(raw: RawMail) -> Outcome:
-            return process(raw, deps)
-
         def handle_imap(raw: RawMail, checkpoint: Checkpoint) -> Outcome:
-            return process(raw, deps, Run(checkpoint=checkpoint))
+            return _tracked(health, checkpoint.mailbox, MAILBOX, clock, raw, deps, checkpoint)
 
-        checkpoints, health = Checkpoints(store), MailboxHealth(store)
-        loop = asyncio.get_running_loop()
-        self._watchers = [
-            loop.create_task(
-                imap.watch(
-                    mailbox,
-                    handle_imap,
-                    checkpoints,
-                    health,
-                    self._stop,
-                    self._clock,
-                    wake=outbox.kick,
-                ),
+        checkpoints = Checkpoints(deps.store)
+
+        def watcher(mailbox: imap.MailboxSettings) -> asyncio.Task[None]:
+            health.add(mailbox.name, MAILBOX, clock())
+
+            def work() -> Awaitable[None]:
+                return imap.watch(
+                    mailbox, handle_imap, checkpoints, health, stop, clock, wake=outbox.kick
+                )
+
+            return loop.create_task(
+                supervise(mailbox.name, MAILBOX, work, health, stop, clock, retry_max),
                 name=f"mailbox {mailbox.name}",
             )
-            for mailbox in settings.mailboxes
-        ]
+
+        self._watchers = [watcher(mailbox) for mailbox in settings.mailboxes]
 
         if settings.maildir.enabled:
             maildir = Maildir(
@@ -198,26 +385,24 @@ class Daemon:
             )
             maildir.ensure()
 
+            def handle(raw: RawMail) -> Outcome:
+                return _tracked(health, MAILDIR_NAME, MAILDIR, clock, raw, deps)
+
             async def read_maildir() -> None:
-                handled = await asyncio.to_thread(drain, maildir, handle, self._stop.is_set)
+                handled = await asyncio.to_thread(drain, maildir, handle, stop.is_set)
                 if handled:
                     outbox.kick()
 
-            self._every(settings.maildir.poll_seconds, self._worker("maildir", read_maildir))
+            self._every(settings.maildir.poll_seconds, worker(MAILDIR_NAME, MAILDIR, read_maildir))
 
         async def sweep() -> None:
-            report = await asyncio.to_thread(sweeps.sweep, deps, self._clock())
+            report = await asyncio.to_thread(sweeps.sweep, deps, clock())
             if report.actions:
                 outbox.kick()
 
-        self._every(settings.service.sweep_seconds, self._worker("sweep", sweep))
-        for worker in self._workers:
-            worker.kick()
-
-    def _worker(self, name: str, job: Callable[[], Awaitable[object]]) -> Worker:
-        worker = Worker(name, job)
-        self._workers.append(worker)
-        return worker
+        self._every(settings.service.sweep_seconds, worker(SWEEP_NAME, SWEEP, sweep))
+        for each in self._workers:
+            each.kick()
 
     def _every(self, seconds: int, worker: Worker) -> None:
         self._scheduler.every(seconds).seconds.do(worker.kick)
@@ -229,10 +414,33 @@ class Daemon:
         await asyncio.gather(*self._watchers, return_exceptions=True)
         await asyncio.gather(*(w.join() for w in self._workers))
         if self._deps is not None:
+            # The last word on health before the workers' rows go quiet.
+            await self._write_health(self._deps)
             self._deps.store.dispose()
             self._deps = None
 
 
+def _tracked(
+    health: Health,
+    name: str,
+    kind: str,
+    clock: Clock,
+    raw: RawMail,
+    deps: Deps,
+    checkpoint: Checkpoint | None = None,
+) -> Outcome:
+    """One message through the pipeline, reported as a unit of its source's work."""
+    health.busy(name, kind, clock(), message=True)
+    try:
+        outcome = process(raw, deps, Run(checkpoint=checkpoint))
+    except BaseException:
+        health.idle(name, kind, clock(), caught_up=False)
+        raise
+    health.handled(name, kind, clock())
+    return outcome
+
+
 def run(config_path: Path, settings: config.Settings) -> int:
+    memory.return_large_buffers()
     asyncio.run(Daemon(config_path, settings).run())
     return 0

@@ -1,25 +1,32 @@
-"""complaintd status: mailbox health, the outbox backlog and the quarantine, for people and
-for monitoring (exit code 1 when a mailbox has been failing longer than the configured time)."""
+"""complaintd status: the health of every source, the outbox backlog and the quarantine, for
+people and for monitoring (exit code 1 when intake is failing, stuck or unwatched)."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from daemon import app
-from daemon.cli.common import config_option, emit_json, load_settings, print_table
+from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon.config import Settings, database_url
+from daemon.health import alert_reason, describe
 from daemon.store import mailboxes
-from daemon.store.models import OutboxMail, Quarantined
+from daemon.store.db import Store
+from daemon.store.models import MailboxState, OutboxMail, Quarantined
+
+_NEVER = "never reported: is the daemon running?"
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "status",
         parents=[config_option()],
-        help="mailbox health, outbox backlog, quarantine; exit 1 when a mailbox keeps failing",
+        help="health of mailboxes and workers, outbox backlog, quarantine; "
+        "exit 1 when intake is failing, stuck or unwatched",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=_status)
@@ -29,71 +36,133 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the database says, read in one go."""
+
+    states: dict[str, MailboxState]
+    outbox: dict[str, int]
+    oldest_pending: datetime | None
+    held: int
+
+
+def _read(settings: Settings) -> _Facts:
+    # Read only, never migrate or even check migrations (that takes SQLite's write lock):
+    # status must answer while the daemon, or something stuck, holds the database.
+    store = Store(database_url(settings), echo=settings.database.echo)
+    try:
+        with store.reading() as session:
+            states = mailboxes.states(session)
+            outbox = {
+                str(status): int(count)
+                for status, count in session.execute(
+                    select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
+                ).all()
+            }
+            oldest = session.scalar(
+                select(func.min(OutboxMail.created_at)).where(OutboxMail.status == "pending")
+            )
+            held = session.scalar(
+                select(func.count()).select_from(Quarantined).where(Quarantined.status == "held")
+            )
+    finally:
+        store.dispose()
+    return _Facts(states, outbox, oldest, int(held or 0))
+
+
+def _source_row(
+    name: str, state: MailboxState | None, now: datetime, alert_after: timedelta
+) -> dict[str, Any]:
+    if state is None:
+        return {
+            "connected": False,
+            "last_fetch": None,
+            "waiting": None,
+            "failing_since": None,
+            "last_error": _NEVER,
+            "alert": True,
+            "alert_reason": _NEVER,
+        }
+    why = alert_reason(state.failing_since, state.last_ok_at, state.waiting, now, alert_after)
+    return {
+        "connected": bool(state.connected),
+        "last_fetch": _iso(state.last_ok_at),
+        "waiting": state.waiting,
+        "failing_since": _iso(state.failing_since),
+        "last_error": state.last_error or None,
+        "alert": why is not None,
+        "alert_reason": why,
+    }
+
+
 def _status(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
     now = datetime.now(UTC)
     alert_after = timedelta(minutes=settings.service.mailbox_alert_minutes)
-    with store.reading() as session:
-        known = mailboxes.states(session)
-        rows: list[dict[str, Any]] = []
-        for mailbox in settings.mailboxes:
-            state = known.get(mailbox.name)
-            failing = state.failing_since if state else None
-            alert = state is None or (failing is not None and now - failing >= alert_after)
-            rows.append(
-                {
-                    "mailbox": mailbox.name,
-                    "connected": bool(state and state.connected),
-                    "last_fetch": _iso(state.last_ok_at) if state else None,
-                    "waiting": state.waiting if state else None,
-                    "failing_since": _iso(failing),
-                    "last_error": (
-                        state.last_error if state else "never reported: is the daemon running?"
-                    )
-                    or None,
-                    "alert": alert,
-                }
-            )
-        outbox = dict(
-            session.execute(
-                select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
-            ).all()
-        )
-        oldest = session.scalar(
-            select(func.min(OutboxMail.created_at)).where(OutboxMail.status == "pending")
-        )
-        held = session.scalar(
-            select(func.count()).select_from(Quarantined).where(Quarantined.status == "held")
-        )
-    store.dispose()
+    try:
+        facts = _read(settings)
+    except (SQLAlchemyError, OSError) as exc:
+        raise CommandError(f"database unreachable: {describe(exc)}") from None
+    known = facts.states
+
+    rows = [
+        {"mailbox": m.name} | _source_row(m.name, known.get(m.name), now, alert_after)
+        for m in settings.mailboxes
+    ]
+    worker_names = (["[maildir]"] if settings.maildir.enabled else []) + ["[outbox]", "[sweep]"]
+    # Health rows from before workers reported theirs name mailboxes only: judge what exists.
+    workers = [
+        {"worker": name} | _source_row(name, known[name], now, alert_after)
+        for name in worker_names
+        if name in known
+    ]
+
+    reported = [s.reported_at for s in known.values() if s.reported_at is not None]
+    last_report = max(reported) if reported else None
+    if last_report is None:
+        daemon_alert: str | None = _NEVER if known or settings.mailboxes else None
+    elif now - last_report >= alert_after:
+        quiet = (now - last_report).total_seconds()
+        daemon_alert = f"the daemon has not reported for {quiet:.0f}s"
+    else:
+        daemon_alert = None
+
     report: dict[str, Any] = {
         "mailboxes": rows,
+        "workers": workers,
+        "daemon": {"last_report": _iso(last_report), "alert": daemon_alert},
         "outbox": {
-            "pending": outbox.get("pending", 0),
-            "failed": outbox.get("failed", 0),
-            "suppressed": outbox.get("suppressed", 0),
-            "oldest_pending": _iso(oldest),
+            "pending": facts.outbox.get("pending", 0),
+            "failed": facts.outbox.get("failed", 0),
+            "suppressed": facts.outbox.get("suppressed", 0),
+            "oldest_pending": _iso(facts.oldest_pending),
         },
-        "quarantine_held": held or 0,
+        "quarantine_held": facts.held,
     }
     if args.json:
         emit_json(report)
     else:
-        if rows:
-            print_table(
-                rows,
-                ["mailbox", "connected", "last_fetch", "waiting", "failing_since", "last_error"],
-            )
-        else:
-            print("no [[mailboxes]] configured")
-        o = report["outbox"]
-        print(
-            f"\noutbox: {o['pending']} pending (oldest {o['oldest_pending'] or '-'}), "
-            f"{o['failed']} failed, {o['suppressed']} suppressed"
-        )
-        print(
-            f"quarantine: {report['quarantine_held']} held"
-            + ("  (see `complaintd quarantine list`)" if held else "")
-        )
-    return 1 if any(r["alert"] for r in rows) else 0
+        _print(report)
+    alerts = [r["alert"] for r in rows + workers] + [daemon_alert is not None]
+    return 1 if any(alerts) else 0
+
+
+def _print(report: dict[str, Any]) -> None:
+    columns = ["connected", "last_fetch", "waiting", "failing_since", "last_error", "alert_reason"]
+    if report["mailboxes"]:
+        print_table(report["mailboxes"], ["mailbox", *columns])
+    else:
+        print("no [[mailboxes]] configured")
+    if report["workers"]:
+        print()
+        print_table(report["workers"], ["worker", *columns])
+    daemon = report["daemon"]
+    print(f"\ndaemon: last report {daemon['last_report'] or '-'}", end="")
+    print(f"  ALERT: {daemon['alert']}" if daemon["alert"] else "")
+    o = report["outbox"]
+    print(
+        f"outbox: {o['pending']} pending (oldest {o['oldest_pending'] or '-'}), "
+        f"{o['failed']} failed, {o['suppressed']} suppressed"
+    )
+    held = report["quarantine_held"]
+    print(f"quarantine: {held} held" + ("  (see `complaintd quarantine list`)" if held else ""))

@@ -75,8 +75,8 @@ class MailboxSettings:
     often (servers may end an IDLE after 30 minutes). retry_*: reconnect delays after a failure,
     doubling from retry_initial_seconds up to retry_max_seconds, with jitter; a refused login
     waits retry_max_seconds straight away, so a wrong password does not lock the account.
-    A FETCH asks for at most batch_size messages or about batch_bytes. timeout_seconds bounds
-    connecting and each command (IDLE excepted).
+    A FETCH asks for at most batch_size messages (never more than 1,000) or about batch_bytes.
+    timeout_seconds bounds connecting and each command (IDLE excepted).
     """
 
     name: str
@@ -118,11 +118,15 @@ class StatusSink(Protocol):
 
     fetched(waiting): messages found in the folder but not yet handed to the pipeline when
     the report is made (0 once caught up). failed: once per distinct error, not per retry.
+    alive: this worker is not stuck; at least every few seconds while it waits for mail, and
+    after each message it handed over. An exception from any of these is logged and ignored:
+    health reporting never stops intake.
     """
 
     def connected(self, mailbox: str, at: datetime) -> None: ...
     def fetched(self, mailbox: str, at: datetime, waiting: int) -> None: ...
     def failed(self, mailbox: str, at: datetime, error: str) -> None: ...
+    def alive(self, mailbox: str, at: datetime) -> None: ...
 
 
 # Files the message and commits the checkpoint in one transaction. Blocking and thread-safe.
@@ -282,6 +286,26 @@ async def watch(
 # How long a blocked worker may take to notice `stop` (IDLE is checked this often).
 _STOP_CHECK_SECONDS = 0.5
 _STOP_GRACE_SECONDS = 1.5
+# While waiting for mail, StatusSink.alive is called at most this often.
+_ALIVE_SECONDS = 5.0
+# UIDs per FETCH of flags and sizes, and so per FETCH of bodies: bounds the metadata held at
+# once and the command line. imapclient's fetch() maps the answer back to the UIDs it was
+# given one by one, so FETCH takes a plain list, not ranges: at most ~11 KiB at this size,
+# far below the 64 KiB servers such as Dovecot accept.
+_META_CHUNK = 1000
+# UIDs per MOVE / COPY / STORE / EXPUNGE command; these are sent as ranges (sequence_set).
+# Handled mail is moved in groups of up to this many, or once the oldest has waited
+# _MOVE_AFTER_SECONDS, and always when a drain ends: a MOVE can cost the server time in
+# proportion to the folder (Dovecot's Maildir: 50 from a folder of 30,000 take ~150 ms), so
+# one per FETCH batch would make a large backlog ten times slower to drain. A crash leaves at
+# most one group committed but not moved; it is read again and answered DUPLICATE.
+_MOVE_CHUNK = 1000
+_MOVE_AFTER_SECONDS = 2.0
+# UIDs per SEARCH window: its untagged answer, one line, stays far below imaplib's 1 MB limit.
+_SEARCH_SPAN = 50_000
+# A look that found nothing is repeated this often at most when the server announced new
+# mail (EXISTS) while it ran: the announcement may be about mail the look did not yet see.
+_EXISTS_RELOOKS = 2
 
 
 async def _wind_down(worker: _Worker, finished: asyncio.Future[None], name: str) -> None:
@@ -329,6 +353,9 @@ class _Worker:
         self._tokens: imap_auth.TokenSource | None = None
         self._failures = 0
         self._last_error = ""
+        self._sink_error = ""
+        self._alive_at = float("-inf")
+        self._uidnext: int | None = None  # from SELECT: where this session's backlog ends
         self._ever_connected = False
         self._random = random.Random()
         self.in_handler = False
@@ -336,14 +363,21 @@ class _Worker:
     # --- the reconnect loop ----------------------------------------------------------------
 
     def run(self) -> None:
+        """Sessions until stop; any Exception (server, network, pipeline, database) ends only
+        the session, which is retried with backoff: nothing else restarts this thread."""
         while not self._stopping.is_set():
             try:
                 self._session()
             except Exception as exc:
                 if self._stopping.is_set():
                     break  # errors while being stopped are ours, not the server's
-                self._failed(exc)
-                self._stopping.wait(self._next_delay(exc))
+                delay = self.s.retry_max_seconds
+                try:
+                    self._failed(exc)
+                    delay = self._next_delay(exc)
+                except Exception:  # noqa: BLE001 (reporting a failure must not end the thread)
+                    log.exception("%s: could not report a failure", self.s.name)
+                self._stopping.wait(delay)
 
     def interrupt(self) -> None:
         """Unblock a read or write in progress (called from the event loop's thread at stop)."""
@@ -362,7 +396,34 @@ class _Worker:
         level = logging.ERROR if _is_login_failure(exc) else logging.WARNING
         log.log(level, "%s: %s (retrying with backoff)", self.s.name, error)
         if not self._stopping.is_set():
-            self._status.failed(self.s.name, self._clock(), error)
+            self._report("failed", lambda at: self._status.failed(self.s.name, at, error))
+
+    def _report(self, what: str, call: Callable[[datetime], None]) -> None:
+        """One call to the status sink. Its failure (the database down, say) is logged once
+        per distinct error and otherwise ignored: mail keeps flowing without health reports."""
+        try:
+            call(self._clock())
+        except Exception as exc:  # noqa: BLE001 (any sink failure; see above)
+            error = _describe(exc)
+            if error != self._sink_error:
+                self._sink_error = error
+                log.warning("%s: cannot record mailbox health (%s): %s", self.s.name, what, error)
+            else:
+                log.debug("%s: still cannot record mailbox health (%s)", self.s.name, what)
+            return
+        if self._sink_error:
+            log.info("%s: recording mailbox health again", self.s.name)
+            self._sink_error = ""
+
+    def _fetched(self, waiting: int) -> None:
+        self._report("fetched", lambda at: self._status.fetched(self.s.name, at, waiting))
+
+    def _alive(self, *, now: bool = False) -> None:
+        """StatusSink.alive: always when `now`, else at most every _ALIVE_SECONDS."""
+        tick = time.monotonic()
+        if now or tick - self._alive_at >= _ALIVE_SECONDS:
+            self._alive_at = tick
+            self._report("alive", lambda at: self._status.alive(self.s.name, at))
 
     def _next_delay(self, exc: Exception) -> float:
         s = self.s
@@ -390,12 +451,13 @@ class _Worker:
             moving = bool(s.processed_folder or s.quarantine_folder)
             info = client.select_folder(s.folder, readonly=not moving)
             uidvalidity = int(info[b"UIDVALIDITY"])
+            self._uidnext = _uidnext(info)
             if moving:
                 self._ensure_folders(client)
             idle = client.has_capability("IDLE")
             if self._stopping.is_set():
                 return
-            self._status.connected(s.name, self._clock())
+            self._report("connected", lambda at: self._status.connected(s.name, at))
             if not self._ever_connected:
                 how = "IDLE" if idle else f"polling every {s.poll_seconds:g}s"
                 log.info("%s: watching %s on %s:%d (%s)", s.name, s.folder, s.host, s.port, how)
@@ -403,8 +465,7 @@ class _Worker:
             cursor = self._start(uidvalidity)
             rescan = bool(s.processed_folder)
             while not self._stopping.is_set():
-                _forget_untagged(client)
-                cursor = self._drain(client, uidvalidity, cursor, rescan)
+                cursor = self._catch_up(client, uidvalidity, cursor, rescan)
                 rescan = False
                 self._healthy()
                 if self._stopping.is_set():
@@ -472,69 +533,130 @@ class _Worker:
 
     # --- reading -----------------------------------------------------------------------
 
+    def _catch_up(self, client: IMAPClient, uidvalidity: int, cursor: int, rescan: bool) -> int:
+        """Drain, then look again until a look finds nothing new: mail that arrived during a
+        drain was announced in answers we did not wait for, and IDLE will not announce it
+        again. Returns the new cursor."""
+        relooks = _EXISTS_RELOOKS
+        while not self._stopping.is_set():
+            _forget_untagged(client)
+            before = cursor
+            cursor = self._drain(client, uidvalidity, cursor, rescan)
+            if rescan or cursor > before:
+                rescan = False
+                continue
+            # Nothing new, but EXISTS arrived with the SEARCH answer: the server may have
+            # taken the mail in after the search saw the folder. Look once more.
+            if _heard_new_mail(client) and relooks > 0:
+                relooks -= 1
+                continue
+            break
+        return cursor
+
     def _drain(self, client: IMAPClient, uidvalidity: int, cursor: int, rescan: bool) -> int:
         """Handle every message above `cursor` (every message at all when `rescan`, so mail
-        committed but not moved before a crash is moved now); returns the new cursor."""
+        committed but not moved before a crash is moved now); returns the new cursor.
+
+        Flags and sizes are fetched a chunk at a time, bodies a batch at a time within it, and
+        moves are sent as ranges: a backlog of any size is read in bounded commands and memory
+        (the UIDs themselves excepted: 100,000 of them are a few MB)."""
         committed = cursor
-        found = client.search("ALL") if rescan else client.search(["UID", f"{cursor + 1}:*"])
-        uids = sorted(int(u) for u in found if rescan or int(u) > cursor)
+        uids = self._search(client, 0 if rescan else cursor)
         if not uids:
             if rescan:  # the first look of a session: report that the folder is caught up
-                self._status.fetched(self.s.name, self._clock(), 0)
+                self._fetched(0)
             return cursor
-        meta = client.fetch(uids, ["FLAGS", "RFC822.SIZE"])
-        todo = [
-            (uid, int(meta[uid].get(b"RFC822.SIZE", 0)))
-            for uid in uids
-            # Committed earlier and already flagged \Deleted: copied away, awaiting expunge.
-            if uid in meta and not (uid <= committed and b"\\Deleted" in meta[uid][b"FLAGS"])
-        ]
-        waiting = len(todo)
-        for batch in _batches(todo, self.s.batch_size, self.s.batch_bytes):
-            if self._stopping.is_set():
-                break
-            handled = self._handle_batch(client, uidvalidity, batch, max(committed, cursor))
-            committed = max([committed, *(uid for uid, _ in handled)])
-            waiting -= len(batch)
-            if not self._stopping.is_set():
-                self._status.fetched(self.s.name, self._clock(), max(0, waiting))
-            if handled:
-                self._wake()
-        return max(uids[-1], cursor)
-
-    def _handle_batch(
-        self, client: IMAPClient, uidvalidity: int, batch: list[int], committed: int
-    ) -> _Moves:
-        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
-        handled: _Moves = []
+        waiting = len(uids)
+        unmoved: _Moves = []  # committed, not yet moved
+        oldest = 0.0  # time.monotonic() when the first of `unmoved` was handled
         try:
-            for uid in batch:
-                item = fetched.get(uid)
-                if item is None or b"BODY[]" not in item:
-                    continue  # expunged by someone else since the search
+            for chunk in _chunks(uids, _META_CHUNK):
                 if self._stopping.is_set():
                     break
-                committed = max(committed, uid)
-                checkpoint = Checkpoint(self.s.name, self.s.folder, uidvalidity, committed)
-                raw = RawMail(
-                    bytes(item[b"BODY[]"]),
-                    self._origin(uidvalidity, uid),
-                    self._received_at(item.get(b"INTERNALDATE")),
-                )
-                self.in_handler = True
-                try:
-                    outcome = self._handler(raw, checkpoint)
-                finally:
-                    self.in_handler = False
-                handled.append((uid, outcome))
+                meta = client.fetch(chunk, ["FLAGS", "RFC822.SIZE"])
+                todo = [
+                    (uid, int(meta[uid].get(b"RFC822.SIZE", 0)))
+                    for uid in chunk
+                    # Committed earlier and already flagged \Deleted: copied away, awaiting
+                    # expunge.
+                    if uid in meta
+                    and not (uid <= committed and b"\\Deleted" in meta[uid][b"FLAGS"])
+                ]
+                del meta
+                waiting -= len(chunk) - len(todo)
+                for batch in _batches(todo, self.s.batch_size, self.s.batch_bytes):
+                    if self._stopping.is_set():
+                        break
+                    if not unmoved:
+                        oldest = time.monotonic()
+                    before = len(unmoved)
+                    self._handle_batch(client, uidvalidity, batch, max(committed, cursor), unmoved)
+                    handled = len(unmoved) - before
+                    committed = max([committed, *(uid for uid, _ in unmoved[before:])])
+                    waiting -= len(batch)
+                    if not self._stopping.is_set():
+                        self._fetched(max(0, waiting))
+                    if (
+                        len(unmoved) >= _MOVE_CHUNK
+                        or time.monotonic() - oldest >= _MOVE_AFTER_SECONDS
+                    ):
+                        self._file_away(client, unmoved)
+                        unmoved = []
+                    if handled:
+                        self._wake()
         except BaseException:
             # Whatever was committed is moved now if the connection still works; otherwise it
             # stays and is recognised as a duplicate next time.
             with contextlib.suppress(Exception):
-                self._file_away(client, handled)
+                self._file_away(client, unmoved)
             raise
-        self._file_away(client, handled)
-        return handled
+        self._file_away(client, unmoved)
+        return max(uids[-1], cursor)
+
+    def _search(self, client: IMAPClient, after: int) -> list[int]:
+        """Every UID above `after`, ascending. SEARCHed in windows of UIDs up to the UIDNEXT
+        SELECT reported, so no answer is too long for one line; mail arriving later is found
+        by the last, open window. (STATUS would give a fresher UIDNEXT, but servers are not
+        meant to be asked it about the selected folder; should more than a window's worth
+        arrive within one session, the line error ends the session and the next SELECT
+        brings a new UIDNEXT.)"""
+        found: list[int] = []
+        for window in search_windows(after, self._uidnext, _SEARCH_SPAN):
+            found += (int(u) for u in client.search(["UID", window]))
+        # "n:*" names the last message even when its UID is below n.
+        return sorted({uid for uid in found if uid > after})
+
+    def _handle_batch(
+        self,
+        client: IMAPClient,
+        uidvalidity: int,
+        batch: list[int],
+        committed: int,
+        handled: _Moves,
+    ) -> None:
+        """Fetch one batch's bodies and hand each to the handler, appending every committed
+        message to `handled` as it goes (so a failure midway still moves those)."""
+        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
+        for uid in batch:
+            item = fetched.pop(uid, None)  # each body can be freed once it is handled
+            if item is None or b"BODY[]" not in item:
+                continue  # expunged by someone else since the search
+            if self._stopping.is_set():
+                break
+            committed = max(committed, uid)
+            checkpoint = Checkpoint(self.s.name, self.s.folder, uidvalidity, committed)
+            raw = RawMail(
+                bytes(item[b"BODY[]"]),
+                self._origin(uidvalidity, uid),
+                self._received_at(item.get(b"INTERNALDATE")),
+            )
+            self.in_handler = True
+            try:
+                outcome = self._handler(raw, checkpoint)
+            finally:
+                self.in_handler = False
+            handled.append((uid, outcome))
+            self._alive(now=True)
 
     def _origin(self, uidvalidity: int, uid: int) -> str:
         return f"imap:{self.s.name}/{self.s.folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
@@ -552,32 +674,37 @@ class _Worker:
 
     def _file_away(self, client: IMAPClient, handled: _Moves) -> None:
         """Move committed messages to their folders (never before their ticket is committed)."""
-        by_target: dict[str, list[int]] = {}
+        if not handled:
+            return
+        by_target: dict[str, _Moves] = {}
         for uid, outcome in handled:
             target = self._target(outcome)
             if target:
-                by_target.setdefault(target, []).append(uid)
-        for target, uids in by_target.items():
-            if client.has_capability("MOVE"):
-                client.move(uids, target)
-            else:
-                client.copy(uids, target)
-                client.add_flags(uids, [b"\\Deleted"], silent=True)
-                if client.has_capability("UIDPLUS"):
-                    client.uid_expunge(uids)
-                # Without UIDPLUS a plain EXPUNGE would also remove mail someone else marked
-                # \Deleted: leave ours flagged; the next rescan skips committed \Deleted mail.
-            for uid, outcome in handled:
-                if uid in uids:
-                    ident = outcome.ticket or outcome.message_id or f"uid {uid}"
-                    log.debug(
-                        "%s %s moved to %s (%s uid %d)",
-                        ident,
-                        outcome.disposition,
-                        target,
-                        self.s.name,
-                        uid,
-                    )
+                by_target.setdefault(target, []).append((uid, outcome))
+        for target, moves in by_target.items():
+            for chunk in _chunks([uid for uid, _ in moves], _MOVE_CHUNK):
+                self._move(client, sequence_set(chunk), target)
+            for uid, outcome in moves:
+                ident = outcome.ticket or outcome.message_id or f"uid {uid}"
+                log.debug(
+                    "%s %s moved to %s (%s uid %d)",
+                    ident,
+                    outcome.disposition,
+                    target,
+                    self.s.name,
+                    uid,
+                )
+
+    def _move(self, client: IMAPClient, uids: str, target: str) -> None:
+        if client.has_capability("MOVE"):
+            client.move(uids, target)
+            return
+        client.copy(uids, target)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        # Without UIDPLUS a plain EXPUNGE would also remove mail someone else marked
+        # \Deleted: leave ours flagged; the next rescan skips committed \Deleted mail.
 
     def _target(self, outcome: Outcome) -> str:
         if outcome.disposition is Disposition.QUARANTINED and self.s.quarantine_folder:
@@ -591,6 +718,7 @@ class _Worker:
         client.idle()
         deadline = time.monotonic() + self.s.idle_seconds
         while not self._stopping.is_set():
+            self._alive()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -607,8 +735,60 @@ class _Worker:
 
     def _poll(self, client: IMAPClient) -> None:
         """No IDLE: wait poll_seconds, then NOOP to keep the session and notice a dead one."""
-        if not self._stopping.wait(self.s.poll_seconds):
-            client.noop()
+        deadline = time.monotonic() + self.s.poll_seconds
+        while not self._stopping.is_set():
+            self._alive()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                client.noop()
+                return
+            self._stopping.wait(min(_ALIVE_SECONDS, remaining))
+
+
+def sequence_set(uids: Iterable[int]) -> str:
+    """UIDs as an IMAP sequence set of ranges, e.g. [1, 2, 3, 5, 7, 8] -> "1:3,5,7:8".
+
+    Sorted and deduplicated first. A backlog numbered without gaps becomes one range however
+    long it is; the worst case (no two UIDs adjacent) is as long as the plain list."""
+    parts: list[str] = []
+    first = last = -1
+    for uid in sorted(set(uids)):
+        if uid < 1:
+            raise ValueError(f"UIDs start at 1, not {uid}")
+        if uid == last + 1:
+            last = uid
+            continue
+        if first > 0:
+            parts.append(_span(first, last))
+        first = last = uid
+    if first > 0:
+        parts.append(_span(first, last))
+    if not parts:
+        raise ValueError("an IMAP sequence set names at least one message")
+    return ",".join(parts)
+
+
+def _span(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}:{last}"
+
+
+def search_windows(after: int, uidnext: int | None, span: int) -> list[str]:
+    """UID ranges to SEARCH for every message above `after`, each at most `span` UIDs wide
+    up to `uidnext` (unknown: None); the last is open ("n:*") for mail arriving meanwhile."""
+    if span < 1:
+        raise ValueError(f"span must be at least 1, not {span}")
+    windows: list[str] = []
+    low = after + 1
+    while uidnext is not None and uidnext - low > span:
+        windows.append(f"{low}:{low + span - 1}")
+        low += span
+    windows.append(f"{low}:*")
+    return windows
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _batches(todo: Iterable[tuple[int, int]], count: int, size: int) -> Iterator[list[int]]:
@@ -623,6 +803,13 @@ def _batches(todo: Iterable[tuple[int, int]], count: int, size: int) -> Iterator
         total += octets
     if batch:
         yield batch
+
+
+def _uidnext(selected: dict[bytes, Any]) -> int | None:
+    try:
+        return int(selected[b"UIDNEXT"])
+    except (KeyError, TypeError, ValueError):
+        return None  # the server did not say (RFC 3501 requires it; some omit it)
 
 
 def _tls_context(s: MailboxSettings) -> ssl.SSLContext:
@@ -657,6 +844,13 @@ def _is_bye(response: Any) -> bool:
 
 def _is_trouble(response: Any) -> bool:
     return isinstance(response, tuple) and len(response) >= 1 and response[0] in (b"NO", b"BAD")
+
+
+def _heard_new_mail(client: IMAPClient) -> bool:
+    """Whether an EXISTS came with the answers since the last _forget_untagged."""
+    with contextlib.suppress(AttributeError):
+        return bool(client._imap.untagged_responses.get("EXISTS"))
+    return False
 
 
 def _forget_untagged(client: IMAPClient) -> None:

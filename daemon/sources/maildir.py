@@ -56,17 +56,21 @@ class Maildir:
 
 
 def drain(maildir: Maildir, handle: Handler, should_stop: Callable[[], bool]) -> int:
-    """Hand every waiting file to the pipeline; returns how many were handled."""
+    """Hand every waiting file to the pipeline; returns how many were handled.
+
+    A file moves only after `handle` returns its committed outcome: when `handle` raises (the
+    database is down) the file stays where it is and the error goes to the caller, who retries.
+    """
     handled = 0
     for path in maildir.waiting():
         if should_stop():
             break
         try:
             data = path.read_bytes()
+            received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         except FileNotFoundError:
             continue  # another instance took it
-        received = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.exists() else None
-        raw = RawMail(data, f"maildir:{path}", received or datetime.now(UTC))
+        raw = RawMail(data, f"maildir:{path}", received)
         outcome = handle(raw)
         with contextlib.suppress(FileNotFoundError):  # another instance moved it
             maildir.done(path, outcome)

@@ -1,14 +1,16 @@
-"""Mailbox checkpoints (committed with the tickets they produced) and mailbox health."""
+"""Mailbox checkpoints (committed with the tickets they produced) and the health rows of every
+source, copied from the daemon's memory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from daemon.health import SourceState
 from daemon.store.db import Store
 from daemon.store.models import DIALECT_INSERTS, MailboxCheckpoint, MailboxState, table
 from daemon.values import Checkpoint
@@ -62,42 +64,31 @@ class Checkpoints:
             return Checkpoint(row.mailbox, row.folder, row.uidvalidity, row.last_uid)
 
 
-class MailboxHealth:
-    """daemon.sources.imap.StatusSink over the database; each report its own transaction."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def _update(self, mailbox: str, at: datetime, **values: Any) -> None:
-        with self._store.transaction() as session:
-            row = session.get(MailboxState, mailbox)
+def save_health(store: Store, sources: Iterable[SourceState], now: datetime) -> None:
+    """Copy the daemon's in-memory health to the database in one transaction."""
+    by_name = {source.name: source for source in sources}
+    with store.transaction() as session:
+        rows = {
+            row.mailbox: row
+            for row in session.scalars(
+                select(MailboxState).where(MailboxState.mailbox.in_(list(by_name)))
+            )
+        }
+        for name, source in by_name.items():
+            row = rows.get(name)
             if row is None:
-                row = MailboxState(mailbox=mailbox, updated_at=at)
+                row = MailboxState(mailbox=name)
                 session.add(row)
-            for key, value in values.items():
-                setattr(row, key, value)
-            row.updated_at = at
-
-    def connected(self, mailbox: str, at: datetime) -> None:
-        self._update(mailbox, at, connected=True, failing_since=None)
-
-    def fetched(self, mailbox: str, at: datetime, waiting: int) -> None:
-        self._update(
-            mailbox, at, connected=True, last_ok_at=at, waiting=waiting, failing_since=None
-        )
-
-    def failed(self, mailbox: str, at: datetime, error: str) -> None:
-        with self._store.reading() as session:
-            row = session.get(MailboxState, mailbox)
-            since = row.failing_since if row is not None and row.failing_since else at
-        self._update(
-            mailbox,
-            at,
-            connected=False,
-            last_error=error[:2000],
-            last_error_at=at,
-            failing_since=since,
-        )
+            row.kind = source.kind
+            row.connected = source.connected
+            row.last_ok_at = source.last_progress_at
+            row.waiting = source.waiting
+            row.last_error = source.last_error
+            row.last_error_at = source.last_error_at
+            row.failing_since = source.failing_since
+            row.heartbeat_at = source.heartbeat_at
+            row.updated_at = source.changed_at or now
+            row.reported_at = now
 
 
 def states(session: Session) -> dict[str, MailboxState]:

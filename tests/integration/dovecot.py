@@ -362,8 +362,8 @@ class Mailbox:
                 count += len(chunk)
         return count
 
-    def deliver_to_maildir(self, data: bytes, folder: str = "INBOX") -> Path:
-        """Drop a message into the Maildir as a local delivery agent would, server up or down."""
+    def _maildir_folder(self, folder: str) -> Path:
+        """The folder's Maildir on disk, created and owned by the mail user."""
         base = self.server.maildir(self.account)
         if folder != "INBOX":
             base = base / f".{folder}"
@@ -371,6 +371,11 @@ class Mailbox:
             path = base / sub
             path.mkdir(exist_ok=True)
             os.chown(path, self.server._mail_uid, self.server._mail_gid)
+        return base
+
+    def deliver_to_maildir(self, data: bytes, folder: str = "INBOX") -> Path:
+        """Drop a message into the Maildir as a local delivery agent would, server up or down."""
+        base = self._maildir_folder(folder)
         name = f"{time.time_ns()}.M{uuid.uuid4().hex[:8]}.test"
         tmp = base / "tmp" / name
         tmp.write_bytes(data)
@@ -378,6 +383,21 @@ class Mailbox:
         final = base / "new" / name
         os.rename(tmp, final)
         return final
+
+    def deliver_many_to_maildir(self, messages: Iterable[bytes], folder: str = "INBOX") -> int:
+        """deliver_to_maildir for a whole backlog at once: tens of thousands of messages in a
+        second or two, where APPEND would take minutes. Returns how many were written."""
+        base = self._maildir_folder(folder)
+        owned = os.getuid() == self.server._mail_uid
+        prefix = f"{time.time_ns()}.M{uuid.uuid4().hex[:8]}"
+        count = 0
+        for count, data in enumerate(messages, 1):
+            # Zero-padded, so Dovecot's UIDs follow the order the messages were given in.
+            path = base / "new" / f"{prefix}_{count:07d}.test"
+            path.write_bytes(data)
+            if not owned:
+                os.chown(path, self.server._mail_uid, self.server._mail_gid)
+        return count
 
     def folders(self) -> list[str]:
         with self.server.client(self.account) as c:

@@ -24,6 +24,7 @@ import pytest
 from dovecot import Dovecot, Mailbox
 from support.mail import complaint
 
+from daemon.sources import imap
 from daemon.sources.imap import (
     Checkpoint,
     MailboxSettings,
@@ -124,6 +125,9 @@ class StatusLog:
 
     def failed(self, mailbox: str, at: datetime, error: str) -> None:
         self._add("failed", mailbox, error)
+
+    def alive(self, mailbox: str, at: datetime) -> None:
+        self._add("alive", mailbox, at)
 
     def _add(self, kind: str, mailbox: str, value: Any) -> None:
         with self.lock:
@@ -349,6 +353,142 @@ def test_a_large_backlog_is_fetched_in_batches_and_waiting_counts_down(
     ledger.wait_for(12)
     assert status.wait_for("fetched", mailbox.user, 3)[:3] == [7, 2, 0]
     assert [h.checkpoint.uid for h in ledger.handled] == list(range(1, 13))
+
+
+class AppendingLedger(Ledger):
+    """A Ledger that, while handling the message with subject `trigger`, has another client
+    APPEND `arrival`: new mail that reaches the server in the middle of a drain."""
+
+    def __init__(self, mailbox: Mailbox, trigger: str, arrival: bytes) -> None:
+        super().__init__()
+        self.mailbox, self.trigger, self.arrival = mailbox, trigger, arrival
+        self.times: list[float] = []  # time.monotonic() of each handling
+
+    def __call__(self, raw: RawMail, checkpoint: Checkpoint) -> Outcome:
+        outcome = super().__call__(raw, checkpoint)
+        self.times.append(time.monotonic())
+        if self.handled[-1].subject == self.trigger:
+            self.mailbox.append(self.arrival)
+        return outcome
+
+
+@pytest.mark.dovecot
+@pytest.mark.parametrize("trigger", ["backlog 0", "backlog 11"], ids=["first", "last"])
+def test_mail_appended_during_a_drain_is_handed_over_right_after_the_drain(
+    mailbox, settings_for, status, trigger
+):
+    mailbox.append_many(complaint(subject=f"backlog {i}") for i in range(12))
+    ledger = AppendingLedger(mailbox, trigger, complaint(subject="arrived during the drain"))
+    running = Running([settings_for(mailbox, batch_size=5, idle_seconds=600)], ledger, status)
+    try:
+        handled = ledger.wait_for(13, timeout=5.0)
+    finally:
+        running.stop()
+    assert handled[-1].subject == "arrived during the drain"
+    # Right after the backlog's last message, not at the next arrival or IDLE renewal.
+    assert ledger.times[-1] - ledger.times[-2] < 2.0
+
+
+@pytest.mark.dovecot
+def test_a_status_sink_that_raises_does_not_stop_the_worker(mailbox, settings_for, ledger, caplog):
+    class DatabaseDown(StatusLog):
+        def _add(self, kind: str, mailbox: str, value: Any) -> None:
+            super()._add(kind, mailbox, value)
+            raise RuntimeError("database is down")
+
+    caplog.set_level(logging.DEBUG, logger="daemon.sources.imap")
+    status = DatabaseDown()
+    mailbox.append(complaint(subject="before"))
+    running = Running([settings_for(mailbox)], ledger, status)
+    try:
+        ledger.wait_for(1)
+        status.wait_for("alive", mailbox.user)  # idling
+        mailbox.append(complaint(subject="after"))
+        handled = ledger.wait_for(2)
+    finally:
+        running.stop()  # asserts watch() did not end with an exception
+    assert [h.subject for h in handled] == ["before", "after"]
+    about = [r for r in caplog.records if "cannot record mailbox health" in r.getMessage()]
+    (warning,) = [r for r in about if r.levelno >= logging.WARNING]
+    assert "database is down" in warning.getMessage()
+    assert len(about) > 1, "later failures are logged at DEBUG"
+
+
+@pytest.mark.dovecot
+def test_a_pipeline_failure_keeps_the_message_and_later_mail_waits_behind_it(
+    mailbox, settings_for, caplog
+):
+    class Outage(Ledger):
+        """The database refuses the first two attempts at "first"; health cannot be
+        recorded either, as when the one database holds both."""
+
+        attempts = 0
+
+        def __call__(self, raw: RawMail, checkpoint: Checkpoint) -> Outcome:
+            if b"Subject: first" in raw.data and self.attempts < 2:
+                self.attempts += 1
+                raise ConnectionRefusedError("database unreachable")
+            return super().__call__(raw, checkpoint)
+
+    class DatabaseDown(StatusLog):
+        def _add(self, kind: str, mailbox: str, value: Any) -> None:
+            super()._add(kind, mailbox, value)
+            raise RuntimeError("database is down")
+
+    caplog.set_level(logging.DEBUG, logger="daemon.sources.imap")
+    ledger, status = Outage(), DatabaseDown()
+    mailbox.append_many([complaint(subject="first"), complaint(subject="second")])
+    running = Running([settings_for(mailbox)], ledger, status)
+    try:
+        handled = ledger.wait_for(2)
+    finally:
+        running.stop()
+    assert ledger.attempts == 2
+    assert [(h.subject, h.outcome.disposition) for h in handled] == [
+        ("first", Disposition.FILED),
+        ("second", Disposition.FILED),
+    ]
+    assert status.of("failed", mailbox.user) == ["connection refused"]
+    wait_until(lambda: mailbox.count("INBOX") == 0)
+
+
+@pytest.mark.dovecot
+def test_alive_is_reported_after_each_handled_message(
+    mailbox, settings_for, run, ledger, status, monkeypatch
+):
+    monkeypatch.setattr(imap, "_ALIVE_SECONDS", 600.0)  # only the messages report
+    mailbox.append_many([complaint(subject=f"m{i}") for i in range(3)])
+    run(settings_for(mailbox))
+    ledger.wait_for(3)
+    assert len(status.wait_for("alive", mailbox.user, 3)) >= 3
+
+
+@pytest.mark.dovecot
+@pytest.mark.parametrize("server", ["dovecot", "dovecot_without_idle"])
+def test_alive_is_reported_every_few_seconds_while_waiting_for_mail(
+    server, settings_for, run, status, monkeypatch, request
+):
+    monkeypatch.setattr(imap, "_ALIVE_SECONDS", 0.2)
+    mb = request.getfixturevalue(server).mailbox()
+    run(settings_for(mb, poll_seconds=600, idle_seconds=600))
+    status.wait_for("fetched", mb.user)
+    seen = len(status.of("alive", mb.user))
+    status.wait_for("alive", mb.user, seen + 3, timeout=3.0)
+
+
+@pytest.mark.dovecot
+def test_a_backlog_wider_than_one_search_and_fetch_is_read_and_moved_in_pieces(
+    mailbox, settings_for, run, ledger, monkeypatch
+):
+    monkeypatch.setattr(imap, "_SEARCH_SPAN", 4)
+    monkeypatch.setattr(imap, "_META_CHUNK", 5)
+    monkeypatch.setattr(imap, "_MOVE_CHUNK", 2)
+    mailbox.append_many(complaint(subject=f"backlog {i}") for i in range(13))
+    run(settings_for(mailbox))
+    handled = ledger.wait_for(13)
+    assert [h.checkpoint.uid for h in handled] == list(range(1, 14))
+    wait_until(lambda: mailbox.count("Processed") == 13)
+    assert mailbox.count("INBOX") == 0
 
 
 # --- crashes and checkpoints -----------------------------------------------------------------

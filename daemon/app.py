@@ -53,6 +53,7 @@ _SAMPLE = {
     "handler": "someone",
     "deadlines": [],
     "sender": "customer@example.com",
+    "sender_role": "customer",
     "clock": "first_contact",
     "rule": "first-contact",
     "due": "2026-01-05 11:00",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from daemon.addresses import addr_spec
 from daemon.config import OutboxSettings
 from daemon.numbering import tagged_subject
 from daemon.store.outgoing import Queued
@@ -18,6 +20,14 @@ from daemon.values import Notice
 
 class TemplateError(Exception):
     """A notice's template is missing or refers to data it was not given."""
+
+
+class RecipientError(ValueError):
+    """A notice addressed to something that is not a deliverable address."""
+
+
+# Template variables holding what a sender wrote in a header, quoted back at a bounded length.
+_QUOTED = ("subject", "customer_name")
 
 
 class Composer:
@@ -44,7 +54,7 @@ class Composer:
             except TemplateNotFound:
                 continue
             try:
-                text = template.render(**notice.context)
+                text = template.render(**self._bounded(notice.context))
             except Exception as exc:  # StrictUndefined and template bugs alike
                 raise TemplateError(f"template {template.name}: {exc}") from exc
             return _split_subject(text, template.name or notice.template)
@@ -52,7 +62,19 @@ class Composer:
             f"no template {notice.template}.<{'|'.join(candidates)}>.txt in {self._folder}"
         )
 
+    def _bounded(self, context: Mapping[str, object]) -> dict[str, object]:
+        """The context with the sender's header text cut, so our mail never reflects it whole."""
+        limit = self._settings.quoted_subject_chars
+        bounded = dict(context)
+        for name in _QUOTED:
+            value = bounded.get(name)
+            if isinstance(value, str):
+                flat = " ".join(value.split())
+                bounded[name] = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+        return bounded
+
     def compose(self, notice: Notice, now: datetime, kind: str) -> Queued:
+        _check_recipient(notice)
         subject, body = self.render(notice)
         if notice.ticket:
             subject = tagged_subject(notice.ticket, subject)
@@ -72,9 +94,11 @@ class Composer:
         (in_reply_to,) = _carried(utf8, notice.in_reply_to) or [""]
         if in_reply_to:
             headers.append(("In-Reply-To", f"<{in_reply_to}>"))
-        refs = _carried(utf8, *notice.references, in_reply_to)
+        # Their thread's latest ids are enough to thread ours under it; a long list is theirs.
+        refs = list(dict.fromkeys(_carried(utf8, *notice.references, in_reply_to)))
+        refs = refs[-self._settings.max_references :]
         if refs:
-            headers.append(("References", "\r\n ".join(f"<{r}>" for r in dict.fromkeys(refs))))
+            headers.append(("References", "\r\n ".join(f"<{r}>" for r in refs)))
         headers += [
             # RFC 3834: mark automatic mail so other robots do not answer it (mail loops).
             ("Auto-Submitted", "auto-replied" if notice.auto_reply else "auto-generated"),
@@ -98,6 +122,16 @@ class Composer:
             raw=head.encode("utf-8" if utf8 else "ascii") + b"\r\n" + payload,
             auto_reply=notice.auto_reply,
         )
+
+
+def _check_recipient(notice: Notice) -> None:
+    """An answer to somebody's mail goes to a validated addr-spec only (no name, no second
+    address); staff addresses come from config, and no recipient may break the header."""
+    recipient = notice.recipient
+    if not recipient.isprintable() or (
+        notice.auto_reply and addr_spec(recipient) != recipient.lower()
+    ):
+        raise RecipientError(f"not a deliverable address: {recipient[:100]!r}")
 
 
 def _carried(utf8: bool, *message_ids: str | None) -> list[str]:

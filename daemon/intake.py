@@ -10,13 +10,18 @@ exception. Only bytes that are not an e-mail at all raise Unreadable, with one o
 - "not-a-message": no RFC 5322 header block: the first line is not a header field, or none of
   the fields is one that mail carries (From, Date, Received, Message-ID ...), e.g. a pasted
   reply body, an image, a mailing-list digest's text;
-- "too-deep": MIME nesting deeper than the stdlib parser can follow (a crafted message);
+- "too-deep": MIME nesting deeper than the stdlib parser can follow, or more than 100 multipart
+  containers (a crafted message);
 - "intake-error": a fault in this module; the bytes are kept so the message can be retried.
 
 The text is every inline text/plain or text/html part in order (HTML converted to text); of a
 multipart/alternative only one branch counts, plain text unless it is blank. An attached
 message (message/rfc822) is appended as a "Forwarded message" block. Everything else becomes an
 attachment: parts with a filename or "attachment" disposition, non-text parts, report fields.
+
+What one message can cost or put in front of later stages is bounded (the _MAX_* limits below,
+and the memory budget given to parse()): header fields, their length, parts, text, subject,
+References; addresses are validated addr-specs, never taken from a display name.
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
-from daemon import mailkind
+from daemon import addresses, mailkind
 from daemon.charsets import Decoded, codec_for, decode_bytes
 from daemon.decoding import (
     Param,
+    attachment_text,
     clean_text,
     decode_8bit,
     decode_header,
@@ -85,7 +91,25 @@ _LEADING_BLANK_LINES = re.compile(rb"\A(?:[ \t]*\r?\n)+")
 _MAX_DEPTH = 40
 _MAX_PARTS = 500
 _MAX_NAME = 300
-_MAX_ADDRESS = 320
+# What one message may put in front of the later stages, whatever it holds: each bound keeps
+# the work on a crafted message (and what we store or send back) small and predictable.
+_MAX_FIELDS = 1000  # header fields read; a longer header is cut with a note
+_MAX_FIELD_BYTES = 16384  # of one header field as received (a 70,000-id References is 1.6 MB)
+_MAX_HEADER_BYTES = 1 << 20
+_MAX_FIELD_CHARS = _MAX_FIELD_BYTES  # of one header field's value, before decoding
+_MAX_DELIMITERS = 4 * _MAX_PARTS  # lines starting "--" the parser is given
+_MAX_MULTIPARTS = 100  # multipart containers the parser is given
+# Memory a message may take to read, beyond its bytes ([tickets] message_budget_mb). The stdlib
+# parser briefly holds up to 16 times the body it reads (short base64 lines): it reads at most
+# 1/_PARSER_FACTOR of the budget, 16 MB of 320, so an 11 MB attachment is still read whole.
+MEMORY_MB = 320
+_PARSER_FACTOR = 20
+_MAX_TEXT_BYTES = 4_000_000  # of one text part: enough for _MAX_TEXT in the charsets we read
+_MAX_SUBJECT = 1000  # characters of the decoded subject
+_MAX_MAILBOXES = 100  # addresses read from To and Cc together
+_MAX_REFERENCES = 20  # Message-IDs kept of References: the first (thread root) and the latest
+_MAX_IN_REPLY_TO = 5
+_MAX_TEXT = 1_000_000  # characters of readable text; the raw bytes keep the rest
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 _READABLE = frozenset({"text/plain", "text/html"})
 _ENCAPSULATED = frozenset({"message/rfc822", "message/global", "message/news"})
@@ -109,10 +133,14 @@ _KIND_FIELDS = (
 )
 
 
-def parse(data: bytes) -> InboundMessage:
-    """Read one message; raises Unreadable (and nothing else) when the bytes are not mail."""
+def parse(data: bytes, memory_mb: int = MEMORY_MB) -> InboundMessage:
+    """Read one message; raises Unreadable (and nothing else) when the bytes are not mail.
+
+    `memory_mb` is what reading it may take beyond the bytes themselves; the parser is given
+    at most a twentieth of that of the body (it needs up to sixteen times what it reads).
+    """
     try:
-        return _parse(data)
+        return _parse(data, (memory_mb << 20) // _PARSER_FACTOR)
     except Unreadable:
         raise
     except RecursionError as exc:
@@ -122,30 +150,40 @@ def parse(data: bytes) -> InboundMessage:
         raise Unreadable("intake-error", f"{type(exc).__name__}: {exc}"[:300]) from exc
 
 
-def _parse(data: bytes) -> InboundMessage:
-    msg = email.message_from_bytes(_sniff(data))
+def _parse(data: bytes, body_limit: int) -> InboundMessage:
+    trimmed, cuts = _trimmed(_sniff(data), body_limit)
+    msg = email.message_from_bytes(trimmed)
+    del trimmed  # the parser holds its own copy; this one would double the peak
     fields = _fields(msg)
     hint = _declared_charset(msg, fields)
     walk = _Walk(hint)
     _walk(msg, 0, walk)
     hint = hint or walk.guessed  # raw 8-bit headers are likely in the body's charset
-    notes = list(walk.notes)
+    notes = [*cuts, *walk.notes]
+    if sum(len(values) for values in fields.values()) >= _MAX_FIELDS:
+        notes.append(f"header cut at {_MAX_FIELDS} fields")
     decoded_subject = decode_header(_first(fields, "subject"), hint)
     notes.append(decoded_subject.note)
-    subject = _safe(decoded_subject.text)
+    subject = _safe(decoded_subject.text, _MAX_SUBJECT)
     senders = _addresses(_all(fields, "from"), hint, notes)
     sender_name, sender = senders[0] if senders else ("", "")
     if not sender:
         sender = next((a for _, a in senders if a), "")
+    reply_to = next((a for _, a in _addresses(_all(fields, "reply-to"), hint, notes) if a), "")
     recipients = tuple(
         dict.fromkeys(
             a for _, a in _addresses(_all(fields, "to") + _all(fields, "cc"), hint, notes) if a
         )
-    )
+    )[:_MAX_MAILBOXES]
     text = clean_text(
         "\n\n".join(p.text.lstrip("\r\n").rstrip() for p in walk.pieces if p.text.strip())
     )
+    if len(text) > _MAX_TEXT:
+        notes.append(f"text cut at {_MAX_TEXT} of {len(text)} characters")
+        text = text[:_MAX_TEXT]
     attachments = tuple(_attachment(raw, hint, notes) for raw in walk.attachments)
+    date = _first(fields, "date")
+    sent_at = _date(date)
     signals = mailkind.Signals(
         headers={name: unfold(_first(fields, name)) for name in _KIND_FIELDS if name in fields},
         sender=sender,
@@ -166,15 +204,43 @@ def _parse(data: bytes) -> InboundMessage:
         recipients=recipients,
         subject=subject,
         text=text,
-        sent_at=_date(_first(fields, "date")),
-        in_reply_to=message_ids(" ".join(_all(fields, "in-reply-to"))),
-        references=message_ids(" ".join(_all(fields, "references"))),
+        sent_at=sent_at,
+        in_reply_to=message_ids(" ".join(_all(fields, "in-reply-to")))[:_MAX_IN_REPLY_TO],
+        references=_thread_ids(message_ids(" ".join(_all(fields, "references")))),
         attachments=attachments,
         kind=kind,
         kind_reason=reason,
         bounced_message_ids=bounced,
         notes=join_notes(notes),
+        reply_to=reply_to,
+        content_sha256=_content_digest(
+            (sender, sender_name, sent_at.isoformat() if sent_at else unfold(date).strip()),
+            subject,
+            text,
+            attachments,
+        ),
     )
+
+
+def _thread_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """The References worth keeping: the thread's root and the latest ones (RFC 5322 3.6.4)."""
+    if len(ids) <= _MAX_REFERENCES:
+        return ids
+    return (ids[0], *ids[-(_MAX_REFERENCES - 1) :])
+
+
+def _content_digest(
+    sender: tuple[str, str, str], subject: str, text: str, attachments: tuple[Attachment, ...]
+) -> str:
+    """A digest of what the sender wrote (From, Date, Subject, body), blind to the header
+    fields each server on the way adds, so one message delivered to two mailboxes matches."""
+    digest = hashlib.sha256()
+    for value in (*sender, subject, text):
+        digest.update(value.encode("utf-8", "surrogatepass") + b"\x00")
+    for part in attachments:
+        digest.update(part.filename.encode("utf-8", "surrogatepass") + b"\x00")
+        digest.update(hashlib.sha256(part.data).digest())
+    return digest.hexdigest()
 
 
 def _sniff(data: bytes) -> bytes:
@@ -202,16 +268,103 @@ def _sniff(data: bytes) -> bytes:
     raise Unreadable("not-a-message", "no mail header field (From, Date, Received ...)")
 
 
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_FIELD_START = re.compile(rb"\n(?![ \t])")
+_SPACE = re.compile(rb"[ \t\r\n]")
+_MULTIPART = re.compile(rb"multipart/", re.I)
+
+
+def _trimmed(data: bytes, body_limit: int) -> tuple[bytes, list[str]]:
+    """The bytes the stdlib parser is given, bounded where its cost grows with the input.
+
+    The header keeps at most _MAX_FIELDS fields of at most _MAX_FIELD_BYTES each and
+    _MAX_HEADER_BYTES in all; the body is cut at `body_limit` bytes and after
+    _MAX_DELIMITERS lines that may be MIME delimiters (each opens a part); more than
+    _MAX_MULTIPARTS containers are refused. The raw bytes are stored whole whatever is cut.
+    """
+    notes: list[str] = []
+    end = _HEADER_END.search(data)
+    split = end.end() if end is not None else len(data)
+    head, body = data[:split], data[split:]
+    if len(head) > _MAX_FIELD_BYTES or head.count(b"\n") > _MAX_FIELDS:
+        head = _trimmed_header(head, notes)
+    if len(body) > body_limit:
+        # Past this, parts are not read, and an attachment the cut runs through is recorded
+        # short: the parser's transient copies, not the message, would break the budget.
+        body = body[: body.rfind(b"\n", 0, body_limit) + 1 or body_limit]
+        notes.append(f"MIME body read to {body_limit >> 20} MB; the rest is in the raw message")
+    if body.count(b"\n--") > _MAX_DELIMITERS:
+        at = -1
+        for _ in range(_MAX_DELIMITERS):
+            at = body.find(b"\n--", at + 1)
+        body = body[: at + 1]
+        notes.append(f"MIME body cut after {_MAX_DELIMITERS} delimiter lines")
+    # Each nested multipart costs the parser a level of recursion, and it fails a few hundred
+    # levels down only after slow work: so many containers are refused before it starts.
+    for count, _ in enumerate(_MULTIPART.finditer(body), 1):
+        if count > _MAX_MULTIPARTS:
+            raise Unreadable("too-deep", f"more than {_MAX_MULTIPARTS} multipart containers")
+    if not notes:
+        return data, notes
+    return head + body, notes
+
+
+def _trimmed_header(head: bytes, notes: list[str]) -> bytes:
+    kept: list[bytes] = []
+    size = start = 0
+    count = 0
+    while start < len(head) and count < _MAX_FIELDS and size < _MAX_HEADER_BYTES:
+        found = _FIELD_START.search(head, start)
+        end = found.start() + 1 if found is not None else len(head)
+        field = head[start:end]
+        if len(field) > _MAX_FIELD_BYTES:
+            field = _cut_field(field)
+            notes.append("header field cut to its first and last bytes")
+        kept.append(field)
+        size += len(field)
+        count += 1
+        start = end
+    if start < len(head):
+        notes.append(f"header cut at {count} fields, {size} bytes")
+        kept.append(b"\r\n")  # the header block must still end in a blank line
+    return b"".join(kept)
+
+
+def _cut_field(field: bytes) -> bytes:
+    """A long field's start and end (the first and latest Message-IDs of References), cut at
+    white space so no word or id is split."""
+    half = _MAX_FIELD_BYTES // 2
+    head = field[:half]
+    last_space = max(head.rfind(b" ", half - 1024), head.rfind(b"\t", half - 1024))
+    head = head[:last_space] if last_space > 0 else head
+    tail = field[-half:].rstrip(b"\r\n")
+    first_space = _SPACE.search(tail, 0, 1024)
+    tail = tail[first_space.start() :] if first_space is not None else tail
+    return head.rstrip(b"\r\n") + b"\r\n " + tail.lstrip(b"\r\n \t") + b"\r\n"
+
+
 # ---------------------------------------------------------------- header fields
 
 Fields = dict[str, list[str]]
 
 
 def _fields(msg: Message) -> Fields:
+    """Header fields by lower-cased name, at most _MAX_FIELDS of them, each value bounded."""
     fields: Fields = {}
-    for name, value in msg.raw_items():
-        fields.setdefault(str(name).strip().lower(), []).append(str(value))
+    for count, (name, value) in enumerate(msg.raw_items()):
+        if count >= _MAX_FIELDS:
+            break
+        fields.setdefault(str(name).strip().lower(), []).append(_bounded(str(value)))
     return fields
+
+
+def _bounded(value: str) -> str:
+    """A header value cut to _MAX_FIELD_CHARS; of a long References, its latest ids are kept."""
+    if len(value) <= _MAX_FIELD_CHARS:
+        return value
+    half = _MAX_FIELD_CHARS // 2
+    # The ends hold what matters: the first and latest Message-IDs, the start of a subject.
+    return value[:half] + " " + value[-half:]
 
 
 def _first(fields: Fields, name: str) -> str:
@@ -239,26 +392,25 @@ def _safe(text: str, limit: int | None = None) -> str:
 
 
 def _addresses(values: list[str], hint: str | None, notes: list[str]) -> list[tuple[str, str]]:
-    """(display name, lower-cased address) pairs of address header values."""
+    """(display name, address) pairs of address header values; the address is a validated,
+    NFKC-folded, lower-cased addr-spec, or "" when the mailbox has none we could write to."""
     found: list[tuple[str, str]] = []
     for value in values:
         decoded = decode_8bit(value, hint)
         notes.append(decoded.note)
-        try:
-            pairs = getaddresses([decoded.text])
-        except Exception:  # the stdlib address parser has raised on crafted input before
-            pairs = []
-        pairs = [(n, a) for n, a in pairs if n or a]
-        if not any(a for _, a in pairs):
-            spec = _ADDR_SPEC.search(decoded.text)
-            pairs = [("", spec.group(0))] if spec else pairs
+        pairs = addresses.mailboxes(decoded.text)[: _MAX_MAILBOXES + 1]
+        if not any(addresses.addr_spec(a) for _, a in pairs) and "<" not in decoded.text:
+            # Sloppy clients write "Zhang Wei zhang@example.cn": one bare addr-spec is the address.
+            specs = _ADDR_SPEC.findall(decoded.text[:_MAX_FIELD_CHARS])
+            if len(specs) == 1:
+                pairs = [(decoded.text.replace(specs[0], " "), specs[0])]
         for name, address in pairs:
             text, word_notes = decode_words(name, hint)
             notes.extend(word_notes)
-            address = address.strip().strip("<>").strip().lower()
-            if len(address) > _MAX_ADDRESS or not address.isprintable():
-                address = ""
-            found.append((_safe(" ".join(text.split()).strip("\"' "), _MAX_NAME), address))
+            valid = addresses.addr_spec(address)
+            if address.strip() and valid is None:
+                notes.append("address refused: not a deliverable addr-spec")
+            found.append((_safe(" ".join(text.split()).strip("\"' "), _MAX_NAME), valid or ""))
     return found
 
 
@@ -454,6 +606,7 @@ def _leaf(
 
 
 def _text(data: bytes, ctype: str, params: dict[str, Param], walk: _Walk) -> str:
+    data = data[:_MAX_TEXT_BYTES]  # more than the text kept: decoding it would cost for nothing
     charset = params.get("charset")
     label = charset.data.decode("ascii", "ignore") if charset is not None else None
     if ctype == "text/html" and (not label or codec_for(label) is None):
@@ -536,3 +689,9 @@ def _attachment(raw: _RawAttachment, hint: str | None, notes: list[str]) -> Atta
         # Only the last path component: a name is a label, never a place to write to.
         filename = _safe(re.split(r"[\\/]", found.text)[-1].strip(), _MAX_NAME)
     return Attachment(filename=filename, content_type=raw.content_type, data=raw.data)
+
+
+def written_text(msg: InboundMessage) -> str:
+    """Everything the sender wrote that may name a person: subject, body and text attachments."""
+    attached = (attachment_text(a.content_type, a.data) for a in msg.attachments)
+    return "\n".join([msg.subject, msg.text, *(t for t in attached if t)])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from daemon import classify, clocks, route
@@ -32,6 +33,10 @@ class Triage:
     calendar: BusinessCalendar
     clock_settings: ClockSettings
     reply_promise: timedelta
+    # Staff addresses (lower-cased) -> person key: their mail never opens a customer complaint.
+    staff: Mapping[str, str] = field(default_factory=dict)
+    # A sender's same text again within this window opens no ticket; zero: never checked.
+    repeat_body_window: timedelta = timedelta(0)
 
     @classmethod
     def load(cls, settings: Settings) -> Triage:
@@ -44,11 +49,17 @@ class Triage:
             calendar=BusinessCalendar.from_settings(settings.calendar),
             clock_settings=settings.clocks,
             reply_promise=timedelta(hours=settings.tickets.reply_promise_hours),
+            staff={p.email.lower(): p.key for p in settings.org.people},
+            repeat_body_window=timedelta(minutes=settings.tickets.repeat_body_window_minutes),
         )
 
     @property
     def repeat_window_days(self) -> int:
         return self.classifier.repeat_window_days
+
+    def staff_key(self, address: str) -> str | None:
+        """The person key of a staff address; None for anybody else."""
+        return self.staff.get(address.lower())
 
     def classify(self, subject: str, text: str, earlier_tickets: int) -> Classification:
         history = classify.CustomerHistory(recent_complaints=earlier_tickets)

@@ -31,6 +31,7 @@ class Disposition(StrEnum):
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     QUARANTINED = "quarantined"
+    HELD = "held"  # names a ticket its sender is no party of, or forged: kept for review
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +82,23 @@ class InboundMessage:
     bounced_message_ids: tuple[str, ...] = ()
     # Decoding repairs worth an operator's eye, e.g. "charset gb2312 read as gb18030".
     notes: tuple[str, ...] = ()
+    reply_to: str = ""  # the first deliverable Reply-To address, "" when none
+    # Digest of what the sender wrote (From, Date, Subject, body, attachments); "" when unknown.
+    content_sha256: str = ""
 
     @property
     def dedupe_key(self) -> str:
-        """The same message delivered twice has the same key."""
+        """The same message delivered twice, to one mailbox or to several, has the same key."""
         if self.message_id:
             return "mid:" + self.message_id
+        # Not the raw bytes: each server on the way adds its own Received, Delivered-To ...
+        if self.content_sha256:
+            return "content:" + self.content_sha256
         return "sha256:" + self.sha256
+
+    def answer_address(self, prefer_reply_to: bool = False) -> str:
+        """Where our answers to this message go: From, or Reply-To when so configured."""
+        return (self.reply_to or self.sender) if prefer_reply_to else self.sender
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from daemon.cli import common
 from daemon.logs import setup_logging
 
 # Each module exposes register(subparsers); its parsers set `handler`.
-_COMMAND_MODULES = ("daemon_cmds", "replay", "inspect", "classify", "status", "clock_cmds")
+_COMMAND_MODULES = ("daemon_cmds", "replay", "inspect", "held", "classify", "status", "clock_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:

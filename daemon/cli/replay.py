@@ -17,13 +17,14 @@ from daemon.pipeline import Run, process
 from daemon.sources import replay
 from daemon.values import Disposition
 
-# The JSON report's keys for each disposition; the five counts add up to "messages".
+# The JSON report's keys for each disposition; the six counts add up to "messages".
 _KEYS = {
     Disposition.FILED: "filed",
     Disposition.FOLLOWUP: "followups",
     Disposition.DUPLICATE: "duplicates",
     Disposition.IGNORED: "ignored",
     Disposition.QUARANTINED: "quarantined",
+    Disposition.HELD: "held",
 }
 
 
@@ -57,7 +58,11 @@ def _replay(args: argparse.Namespace) -> int:
         for raw in replay.read(args.paths):
             outcome = process(raw, deps, run)
             counts[_KEYS[outcome.disposition]] += 1
-            if outcome.disposition in (Disposition.IGNORED, Disposition.QUARANTINED):
+            if outcome.disposition in (
+                Disposition.IGNORED,
+                Disposition.QUARANTINED,
+                Disposition.HELD,
+            ):
                 reasons[outcome.reason] += 1
             bar.update()
     store.dispose()

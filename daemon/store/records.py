@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import String, Table, and_, bindparam, func, insert, not_, select, update
 from sqlalchemy.orm import Session
 
 from daemon.numbering import format_number
@@ -15,6 +15,7 @@ from daemon.store.models import (
     DIALECT_INSERTS,
     Attachment,
     Customer,
+    HeldMessage,
     Message,
     OutboxMail,
     Quarantined,
@@ -37,9 +38,24 @@ _QUARANTINE_SEEN = select(_quarantined.c.id).where(_quarantined.c.sha256 == bind
 _CUSTOMER = select(_customers.c.id, _customers.c.tier, _customers.c.name).where(
     _customers.c.address == bindparam("address")
 )
-_RECENT_TICKETS = select(func.count(_tickets.c.id)).where(
-    _tickets.c.customer_id == bindparam("customer"), _tickets.c.opened_at >= bindparam("since")
+# A complaint is told from the same one sent again by its subject and body together: an
+# answering robot repeats both; a customer's second complaint differs in one at least.
+_same_complaint = and_(
+    _messages.c.subject == bindparam("subject"), _messages.c.text == bindparam("text")
 )
+_distinct_complaints = (
+    select(_messages.c.subject, _messages.c.text)
+    .select_from(_tickets.join(_messages, _messages.c.ticket_id == _tickets.c.id))
+    .where(
+        _tickets.c.customer_id == bindparam("customer"),
+        _tickets.c.opened_at >= bindparam("since"),
+        _messages.c.disposition == "filed",
+        not_(_same_complaint),
+    )
+    .distinct()
+    .subquery()
+)
+_RECENT_TICKETS = select(func.count()).select_from(_distinct_complaints)
 _counters = table(TicketCounter)
 _NEXT_SERIAL = {
     name: insert_for(_counters)
@@ -51,6 +67,23 @@ _NEXT_SERIAL = {
     .returning(_counters.c.last_serial)
     for name, insert_for in DIALECT_INSERTS.items()
 }
+
+
+def fitted(tbl: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with every string cut to its column's declared length.
+
+    PostgreSQL refuses an over-long VARCHAR where SQLite keeps it whole: cutting here, from the
+    schema itself, makes one message store the same on both and never fail on a field's size.
+    """
+    cut = dict(values)
+    for name, value in values.items():
+        column = tbl.c.get(name)
+        if column is None or not isinstance(value, str) or not isinstance(column.type, String):
+            continue
+        length = column.type.length
+        if length is not None and len(value) > length:
+            cut[name] = value[:length]
+    return cut
 
 
 def message_seen(session: Session, dedupe_key: str) -> bool:
@@ -112,22 +145,25 @@ class CustomerRef:
 
 def customer_for(session: Session, address: str, name: str, now: datetime) -> CustomerRef:
     conn = session.connection()
-    found = conn.execute(_CUSTOMER, {"address": address}).first()
+    values = fitted(
+        _customers, {"address": address, "name": name, "tier": "standard", "created_at": now}
+    )
+    found = conn.execute(_CUSTOMER, {"address": values["address"]}).first()
     if found is None:
-        values = {"address": address, "name": name, "tier": "standard", "created_at": now}
         return CustomerRef(conn.execute(_INSERT_CUSTOMER, values).scalar_one(), "standard")
     if name and not found.name:
-        session.execute(update(Customer).where(Customer.id == found.id).values(name=name))
+        session.execute(update(Customer).where(Customer.id == found.id).values(name=values["name"]))
     return CustomerRef(found.id, found.tier)
 
 
-def recent_tickets(session: Session, customer_id: int, since: datetime) -> int:
-    """How many tickets the customer opened since an instant (repeat-complaint detection)."""
-    count = (
-        session.connection()
-        .execute(_RECENT_TICKETS, {"customer": customer_id, "since": since})
-        .scalar()
-    )
+def recent_tickets(
+    session: Session, customer_id: int, since: datetime, subject: str, text: str
+) -> int:
+    """How many distinct complaints (subject and body) the customer opened tickets with since
+    an instant, other than this one: a robot's same answer, or the same complaint sent again,
+    does not make a repeat complaint."""
+    params = {"customer": customer_id, "since": since, "subject": subject, "text": text}
+    count = session.connection().execute(_RECENT_TICKETS, params).scalar()
     return int(count or 0)
 
 
@@ -142,38 +178,45 @@ def store_message(
     max_attachment_bytes: int,
 ) -> int:
     """Record a received message with its raw bytes and attachments; returns its row id."""
-    values = dict(
-        ticket_id=ticket_id,
-        dedupe_key=msg.dedupe_key,
-        message_id=msg.message_id,
-        sha256=msg.sha256,
-        sender=msg.sender,
-        sender_name=msg.sender_name,
-        subject=msg.subject,
-        text=msg.text,
-        kind=msg.kind.value,
-        disposition=disposition,
-        reason=reason,
-        notes=list(msg.notes),
-        origin=raw.origin,
-        sent_at=msg.sent_at,
-        received_at=raw.received_at,
-        raw=raw.data,
+    values = fitted(
+        _messages,
+        dict(
+            ticket_id=ticket_id,
+            dedupe_key=msg.dedupe_key,
+            message_id=msg.message_id,
+            sha256=msg.sha256,
+            sender=msg.sender,
+            sender_name=msg.sender_name,
+            subject=msg.subject,
+            text=msg.text,
+            kind=msg.kind.value,
+            disposition=disposition,
+            reason=reason,
+            notes=list(msg.notes),
+            origin=raw.origin,
+            sent_at=msg.sent_at,
+            received_at=raw.received_at,
+            raw=raw.data,
+        ),
     )
     conn = session.connection()
     row_id: int = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     if msg.attachments:
+        attachments = table(Attachment)
         conn.execute(
-            insert(table(Attachment)),
+            insert(attachments),
             [
-                {
-                    "message_row": row_id,
-                    "filename": part.filename,
-                    "content_type": part.content_type,
-                    "size": len(part.data),
-                    # Over the limit: recorded by name and size only.
-                    "data": part.data if len(part.data) <= max_attachment_bytes else None,
-                }
+                fitted(
+                    attachments,
+                    {
+                        "message_row": row_id,
+                        "filename": part.filename,
+                        "content_type": part.content_type,
+                        "size": len(part.data),
+                        # Over the limit: recorded by name and size only.
+                        "data": part.data if len(part.data) <= max_attachment_bytes else None,
+                    },
+                )
                 for part in msg.attachments
             ],
         )
@@ -242,13 +285,18 @@ def quarantine(
     session: Session, raw: RawMail, sha256: str, reason: str, detail: str, now: datetime
 ) -> Quarantined:
     row = Quarantined(
-        sha256=sha256,
-        origin=raw.origin,
-        reason=reason,
-        detail=detail[:4000],
-        received_at=raw.received_at or now,
-        status="held",
-        raw=raw.data,
+        **fitted(
+            table(Quarantined),
+            {
+                "sha256": sha256,
+                "origin": raw.origin,
+                "reason": reason,
+                "detail": detail[:4000],
+                "received_at": raw.received_at or now,
+                "status": "held",
+                "raw": raw.data,
+            },
+        )
     )
     session.add(row)
     session.flush()
@@ -270,3 +318,137 @@ def hold_again(session: Session, row_id: int, reason: str, detail: str) -> None:
         .where(Quarantined.id == row_id)
         .values(status="held", reason=reason, detail=detail[:4000], released_at=None)
     )
+
+
+# What the pipeline asks about a sender before it lets a message open or join a ticket.
+
+_held = table(HeldMessage)
+_HELD_SEEN = select(_held.c.id).where(_held.c.dedupe_key == bindparam("key"))
+_REPEATS_BODY = (
+    select(_messages.c.id)
+    .where(
+        _messages.c.sender == bindparam("sender"),
+        _messages.c.received_at >= bindparam("since"),
+        _same_complaint,
+    )
+    .limit(1)
+)
+_PARTY = (
+    select(_messages.c.id)
+    .where(
+        _messages.c.ticket_id == bindparam("ticket"),
+        _messages.c.sender == bindparam("sender"),
+        _messages.c.disposition.in_(("filed", "followup")),
+    )
+    .limit(1)
+)
+
+
+def repeats_body(session: Session, sender: str, subject: str, text: str, since: datetime) -> bool:
+    """Has this sender sent the same subject and body since an instant?"""
+    params = {"sender": sender, "subject": subject, "text": text, "since": since}
+    return session.connection().execute(_REPEATS_BODY, params).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketCustomer:
+    address: str
+    name: str
+
+
+def ticket_customer(session: Session, ticket: Ticket) -> TicketCustomer:
+    row = session.execute(
+        select(Customer.address, Customer.name).where(Customer.id == ticket.customer_id)
+    ).one()
+    return TicketCustomer(row.address, row.name)
+
+
+def is_customer_address(session: Session, ticket: Ticket, address: str) -> bool:
+    """Is this the ticket's customer, or an address the customer's mail on it came from?
+
+    A message filed or joined to the ticket came from its customer (released held messages
+    included: the reviewer vouched for them).
+    """
+    if not address:
+        return False
+    if ticket_customer(session, ticket).address == address:
+        return True
+    params = {"ticket": ticket.id, "sender": address}
+    return session.connection().execute(_PARTY, params).first() is not None
+
+
+def held_seen(session: Session, dedupe_key: str) -> bool:
+    return session.connection().execute(_HELD_SEEN, {"key": dedupe_key}).first() is not None
+
+
+def hold(
+    session: Session,
+    msg: InboundMessage,
+    raw: RawMail,
+    ticket_id: int | None,
+    reason: str,
+    detail: str,
+    now: datetime,
+) -> int:
+    """Keep a message off its ticket for review; returns the held row's id."""
+    values = fitted(
+        _held,
+        {
+            "dedupe_key": msg.dedupe_key,
+            "message_id": msg.message_id,
+            "sender": msg.sender,
+            "subject": msg.subject,
+            "ticket_id": ticket_id,
+            "reason": reason,
+            "detail": detail[:4000],
+            "origin": raw.origin,
+            "received_at": raw.received_at or now,
+            "held_at": now,
+            "status": "held",
+            "decided_at": None,
+            "decided_by": "",
+            "raw": raw.data,
+        },
+    )
+    row_id: int = (
+        session.connection().execute(insert(_held).returning(_held.c.id), values).scalar_one()
+    )
+    return row_id
+
+
+def decide_held(session: Session, row: HeldMessage, status: str, by: str, now: datetime) -> None:
+    """Mark a held message released or dropped; the row and its bytes stay."""
+    row.status = status
+    row.decided_at = now
+    row.decided_by = by[:320]
+
+
+def held_list(session: Session, include_decided: bool) -> list[dict[str, Any]]:
+    query = (
+        select(HeldMessage, Ticket.number)
+        .outerjoin(Ticket, Ticket.id == HeldMessage.ticket_id)
+        .order_by(HeldMessage.id)
+    )
+    if not include_decided:
+        query = query.where(HeldMessage.status == "held")
+    return [held_info(row, number) for row, number in session.execute(query)]
+
+
+def held_info(row: HeldMessage, ticket_number: str | None) -> dict[str, Any]:
+    """One held message as the CLI shows it (without its bytes)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "reason": row.reason,
+        "detail": row.detail,
+        "sender": row.sender,
+        "subject": row.subject,
+        "ticket": ticket_number,
+        "message_id": row.message_id,
+        "origin": row.origin,
+        "received_at": row.received_at.isoformat(),
+        "held_at": row.held_at.isoformat(),
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "decided_by": row.decided_by,
+        "bytes": len(row.raw),
+    }

@@ -4,6 +4,7 @@ never does, and a major complaint reaches the general manager at once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,37 @@ def test_tickets_show_gives_the_classification_its_evidence_and_the_assignment(s
     assert any(e["phrase"] == "漏油" for e in ticket["classification"]["evidence"])
     assert ticket["assignment"]["handler"] == "zheng_hao"
     assert [c["kind"] for c in ticket["clocks"]] == ["first_contact", "resolution"]
+
+
+def _with_text_attachment(body: str, attached: str, filename: str = "经过.txt") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "张伟 <zhang.wei@example.cn>"
+    msg["To"] = "complaints@dealer.example"
+    msg["Subject"] = "投诉：维修后漏油"
+    msg["Message-ID"] = "<attached-name@client.example>"
+    msg.set_content(body)
+    msg.add_attachment(
+        attached.encode("gb18030"),
+        maintype="text",
+        subtype="plain",
+        filename=filename,
+        params={"charset": "gbk"},
+    )
+    return msg.as_bytes()
+
+
+def test_an_employee_named_only_in_a_text_attachment_is_excluded(store, sink):
+    mail = _with_text_attachment(
+        "维修后变速箱还是漏油，经过见附件。", "接待我的是售后经理郑浩，他说漏油是正常的。"
+    )
+    number = store.deliver(mail).ticket
+    store.send_outbox()
+    assert store.ticket(number)["assignment"]["excluded"] == ["zheng_hao"]
+    assert SERVICE_MANAGER not in _recipients(sink)
+
+
+def test_a_name_split_by_a_zero_width_space_still_excludes_the_employee(store, sink):
+    number = store.deliver(complaint("售后经理郑\u200b浩态度恶劣，维修后漏油还骂人。")).ticket
+    store.send_outbox()
+    assert store.ticket(number)["assignment"]["excluded"] == ["zheng_hao"]
+    assert SERVICE_MANAGER not in _recipients(sink)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.compose import Composer, TemplateError, encode_words
+from daemon.compose import Composer, RecipientError, TemplateError, encode_words
 from daemon.config import OutboxSettings
 from daemon.values import Notice
 
@@ -81,7 +81,13 @@ def test_a_language_without_its_own_template_falls_back_to_the_default_language(
             "followup",
             "zh-TW",
             "x@example.cn",
-            {"ticket": "TS-202611-0042", "subject": "s", "sender": "a@b", "text": "t"},
+            {
+                "ticket": "TS-202611-0042",
+                "subject": "s",
+                "sender": "a@b",
+                "sender_role": "customer",
+                "text": "t",
+            },
         )
     )
     assert subject.startswith("客户补充来信")
@@ -121,3 +127,50 @@ def test_a_message_id_an_ascii_header_cannot_carry_is_left_out():
     queued = composer().compose(notice, NOW, "acknowledgement")
     assert queued.raw.split(b"\r\n\r\n")[0].isascii()
     assert b"In-Reply-To" not in queued.raw
+
+
+# --- nothing reflected ---------------------------------------------------------------------
+
+
+def test_a_ten_megabyte_subject_is_quoted_by_its_first_characters_only():
+    queued = composer().compose(
+        Notice("acknowledgement", "en", "a@example.cn", CONTEXT | {"subject": "A" * 10_000_000}),
+        NOW,
+        "acknowledgement",
+    )
+    msg = email.message_from_bytes(queued.raw, policy=default)
+    assert len(queued.raw) < 4096
+    assert "A" * 119 + "…" in msg["Subject"]
+    assert "A" * 121 not in msg["Subject"]
+
+
+def test_a_long_customer_name_is_quoted_at_the_same_bound():
+    body = ack(customer_name="名" * 5000).get_body(preferencelist=("plain",)).get_content()
+    assert "名" * 119 + "…" in body
+    assert "名" * 120 not in body
+
+
+def test_seventy_thousand_references_give_ours_the_last_ten():
+    refs = tuple(f"r{i}@client.example" for i in range(70_000))
+    notice = Notice(
+        "acknowledgement", "zh-CN", "a@example.cn", CONTEXT, in_reply_to="c1@x", references=refs
+    )
+    msg = email.message_from_bytes(composer().compose(notice, NOW, "ack").raw, policy=default)
+    carried = msg["References"].split()
+    assert len(carried) == 10
+    assert carried[-2:] == ["<r69999@client.example>", "<c1@x>"]
+
+
+@pytest.mark.parametrize(
+    "recipient", ["victim@x.test <real@sender.test>", "a@example.cn, b@example.cn", "张伟"]
+)
+def test_an_answer_goes_to_nothing_but_a_deliverable_address(recipient):
+    notice = Notice("acknowledgement", "zh-CN", recipient, CONTEXT, auto_reply=True)
+    with pytest.raises(RecipientError):
+        composer().compose(notice, NOW, "acknowledgement")
+
+
+def test_no_recipient_can_add_a_header_line():
+    notice = Notice("acknowledgement", "zh-CN", "a@example.cn\r\nBcc: x@y.test", CONTEXT)
+    with pytest.raises(RecipientError):
+        composer().compose(notice, NOW, "acknowledgement")

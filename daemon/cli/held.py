@@ -1,0 +1,102 @@
+"""complaintd held: messages kept off a ticket for review, and deciding them."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from sqlalchemy import select
+
+from daemon import app
+from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon.pipeline import drop_held, release_held
+from daemon.store import records
+from daemon.store.models import HeldMessage, Ticket
+
+
+def register(sub: Any) -> None:
+    parent = [config_option()]
+    held = sub.add_parser(
+        "held", help="messages that named a ticket their sender is no party of, or were forged"
+    )
+    h_sub = held.add_subparsers(dest="held_command", required=True, metavar="ACTION")
+    h_list = h_sub.add_parser("list", parents=parent, help="messages waiting for review")
+    h_list.add_argument("--all", action="store_true", help="include released and dropped ones")
+    h_list.add_argument("--json", action="store_true", help="machine-readable output")
+    h_list.set_defaults(handler=_list)
+    h_show = h_sub.add_parser("show", parents=parent, help="one held message")
+    h_show.add_argument("id", type=int)
+    h_show.add_argument("--raw", action="store_true", help="write the raw bytes to stdout")
+    h_show.add_argument("--json", action="store_true", help="machine-readable output")
+    h_show.set_defaults(handler=_show)
+    for name, what, handler in (
+        ("release", "file it onto the ticket it names (or as a new complaint)", _release),
+        ("drop", "keep it off every ticket for good (the row stays)", _drop),
+    ):
+        action = h_sub.add_parser(name, parents=parent, help=what)
+        action.add_argument("id", type=int)
+        action.add_argument("--by", default=None, help="who decided, for the audit trail")
+        action.set_defaults(handler=handler)
+
+
+def _list(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        rows = records.held_list(session, args.all)
+    if args.json:
+        emit_json(rows)
+    else:
+        columns = ["id", "status", "reason", "ticket", "sender", "held_at", "subject"]
+        print_table(rows, columns)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    with store.reading() as session:
+        found = session.execute(
+            select(HeldMessage, Ticket.number)
+            .outerjoin(Ticket, Ticket.id == HeldMessage.ticket_id)
+            .where(HeldMessage.id == args.id)
+        ).first()
+        if found is None:
+            raise CommandError(f"no held message #{args.id}; see `complaintd held list`")
+        row, number = found
+        if args.raw:
+            sys.stdout.buffer.write(row.raw)
+            return 0
+        info = records.held_info(row, number)
+    if args.json:
+        emit_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key + ':':<13}{'-' if value is None else value}")
+        print("\nthe raw bytes: complaintd held show --raw", args.id)
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    outcome = release_held(args.id, _actor(args), app.build(settings, store))
+    if outcome is None:
+        raise CommandError(f"no message #{args.id} is held; see `complaintd held list --all`")
+    print(f"held #{args.id} released: {outcome.disposition.value} {outcome.ticket or ''}".rstrip())
+    return 0
+
+
+def _drop(args: argparse.Namespace) -> int:
+    _, settings = load_settings(args)
+    store = app.open_store(settings)
+    if not drop_held(args.id, _actor(args), app.build(settings, store)):
+        raise CommandError(f"no message #{args.id} is held; see `complaintd held list --all`")
+    print(f"held #{args.id} dropped")
+    return 0
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return str(args.by or f"cli:{getpass.getuser()}")

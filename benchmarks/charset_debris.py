@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from daemon.charsets import HAN_CLASS
 from daemon.intake import Unreadable, parse
 
 # Lead bytes of Big5/GBK shown as Latin-1 symbols (¤j®a»¡), runs of accented capitals from
@@ -23,7 +24,7 @@ _DEBRIS = re.compile(
     r"|[\u0080-\u009f]"
 )
 # A Latin word with a Han character inside it (Fr岣he): Latin-1 bytes read as GBK or Big5.
-_HAN_IN_LATIN = re.compile(r"[A-Za-z][\u3400-\u9fff\uf900-\ufaff]{1,2}[A-Za-z]")
+_HAN_IN_LATIN = re.compile(f"[A-Za-z][{HAN_CLASS}]{{1,2}}[A-Za-z]")
 
 
 def damaged(text: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon import classify, train  # noqa: E402
+from daemon import classify, rulefiles, train  # noqa: E402
 
 FOLDS = 5
 SERVICE_FAMILY = ("service", "repair_quality")
@@ -80,7 +80,7 @@ def trained(corpus: Path) -> None:
 
 
 def rules(corpus: Path) -> None:
-    rule_set = classify.load_rules()
+    rule_set = rulefiles.load_rules()
     auto = read(corpus / "complaints" / "12365auto-train.csv")
     for name, rows in (
         ("group-single", [r for r in auto if r["group"] in ("质量问题", "服务问题")]),

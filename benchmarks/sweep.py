@@ -31,7 +31,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from daemon import app, clocks, config, sweeps  # noqa: E402
 from daemon.clocks import ClockKind, ClockState  # noqa: E402
-from daemon.pipeline import Deps  # noqa: E402
+from daemon.deps import Deps  # noqa: E402
 from daemon.store import clockrows  # noqa: E402
 from daemon.store.models import Customer, Ticket, TicketClock  # noqa: E402
 from daemon.values import Classification  # noqa: E402

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from daemon import notices, rulefiles, train
 from daemon.compose import Composer, TemplateError
 from daemon.config import ConfigError, Settings, database_url
-from daemon.pipeline import Deps
+from daemon.deps import Deps
 from daemon.store import Store
 from daemon.triage import Triage
-from daemon.values import Clock, Notice
+from daemon.values import Clock
+from daemon.workdays import BusinessCalendar
 
 
 def utc_now() -> datetime:
@@ -31,60 +33,31 @@ def build(settings: Settings, store: Store, clock: Clock = utc_now) -> Deps:
         settings.templates.directory, settings.outbox, settings.service.default_language
     )
     check_templates(composer, settings)
-    return Deps(store, settings, composer, Triage.load(settings), clock)
+    return Deps(store, settings, composer, triage_from_settings(settings), clock)
 
 
-# Every template must render with the variables the daemon gives it; find out at start, not at
-# the first complaint.
-_SAMPLE = {
-    "ticket": "TS-202601-0001",
-    "subject": "示例 sample",
-    "customer": "customer@example.com",
-    "customer_name": "",
-    "text": "…",
-    "category": "service",
-    "department": "after_sales",
-    "severity": "general",
-    "opened_at": "2026-01-05 09:00",
-    "service_name": "Customer Care",
-    "reply_by": "2026-01-05 11:00",
-    "evidence": [],
-    "major": [],
-    "handler": "someone",
-    "deadlines": [],
-    "sender": "customer@example.com",
-    "sender_role": "customer",
-    "clock": "first_contact",
-    "rule": "first-contact",
-    "due": "2026-01-05 11:00",
-    "basis": "working",
-    "act_event": "contact",
-    "act_command": "complaintd tickets act TS-202601-0001 contact",
-    "used_percent": 50,
-    "left_minutes": 60,
-    "late_minutes": 90,
-    "step": 1,
-    "steps": 3,
-    "handler_email": "someone@example.com",
-    "recipient_name": "someone",
-    "delegated_from": "",
-    "copy": False,
-    "told_before": [
-        {
-            "at": "2026-01-05 10:00",
-            "what": "reminder",
-            "step": None,
-            "clock": "first_contact",
-            "who": "someone",
-        },
-    ],
-}
+def triage_from_settings(settings: Settings) -> Triage:
+    """The classifier's rule files and model read, and the triage tables built from config."""
+    classifier = settings.classifier
+    return Triage(
+        classifier=classifier,
+        rules=rulefiles.load_rules(classifier),
+        model=train.load_model(classifier.model) if classifier.model else None,
+        org=settings.org,
+        calendar=BusinessCalendar.from_settings(settings.calendar),
+        clock_settings=settings.clocks,
+        reply_promise=timedelta(hours=settings.tickets.reply_promise_hours),
+        staff={p.email.lower(): p.key for p in settings.org.people},
+        repeat_body_window=timedelta(minutes=settings.tickets.repeat_body_window_minutes),
+    )
 
 
 def check_templates(composer: Composer, settings: Settings) -> None:
-    for name in ("acknowledgement", "assignment", "inform", "followup", "reminder", "escalation"):
+    """Every template must render with the variables its notice gives it: find out at start,
+    not at the first complaint."""
+    for body in notices.samples():
         for language in ("zh-CN", "en"):
             try:
-                composer.render(Notice(name, language, "x@example.com", _SAMPLE))
+                composer.render(body.letter(language, "x@example.com"))
             except TemplateError as exc:
                 raise ConfigError(f"[templates] directory: {exc}") from None

@@ -207,8 +207,6 @@ class ClockSettings:
     urgency: UrgencySettings = field(default_factory=UrgencySettings)
     # Seed 003: a major complaint reaches the general manager within 24 hours, whatever else runs.
     major_gm_within: Allowance = Allowance(24, Unit.HOURS, Basis.WALL)
-    # Dealer scale (seed 002, part 5), lowest first; a breach moves a ticket one level up.
-    severity_scale: tuple[str, ...] = ("general", "medium", "strong", "irrational")
 
     def __post_init__(self) -> None:
         _check_fractions("reminders", self.reminders)

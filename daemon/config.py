@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from daemon.classify import ClassifierSettings
 from daemon.clocks import ClockSettings
 from daemon.route import OrgSettings, check_org
-from daemon.sources.imap import MailboxSettings, check_mailboxes, is_loopback
+from daemon.rules import ClassifierSettings
+from daemon.sources.imap_settings import MailboxSettings, check_mailboxes, is_loopback
 from daemon.values import ConfigPath
 from daemon.workdays import CalendarSettings
 
@@ -86,6 +87,10 @@ class TicketSettings(Section):
     # authserv-ids of our own receiving servers: their Authentication-Results saying DMARC
     # failed hold the message for review. Empty: nothing is checked.
     trusted_authserv_ids: tuple[str, ...] = ()
+    # A group complaint (seed 003) is several customers about one matter: the same vehicle
+    # model with the same fault phrase, or one of the named matters (a recall, a campaign).
+    vehicle_models: tuple[str, ...] = ()
+    matters: tuple[str, ...] = ()
 
 
 class MaildirSettings(Section):
@@ -177,11 +182,15 @@ def parse(text: str, path: Path) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     config_dir = path.resolve().parent
-    _inherit(data)
+    retired = _retired_keys(data, text, path)
+    if retired:
+        raise ConfigError("\n".join(retired))
+    _derive(data)
     try:
-        settings = Settings.model_validate(data, context={"config_dir": config_dir})
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, text, path)) from None
+    settings = _resolve_paths(settings, config_dir)
     settings = settings.model_copy(update={"source_file": path.resolve()})
     problems = check(settings)
     if problems:
@@ -189,29 +198,83 @@ def parse(text: str, path: Path) -> Settings:
     return settings
 
 
-# Keys that default to another section's value, so one setting serves both.
-_INHERITED = (
-    (("calendar", "timezone"), ("service", "timezone")),
-    (("clocks", "severity_scale"), ("classifier", "severity_scale")),
+# Keys that once said the same as another key; each concept now has one, and a file still
+# setting the old one is refused rather than half-obeyed.
+_RETIRED = (
+    (
+        ("calendar", "timezone"),
+        "[service] timezone",
+        "deadlines, ticket numbers and the times in mail use one zone",
+    ),
+    (
+        ("clocks", "severity_scale"),
+        "[classifier] severity_scale",
+        "classification and breaches use one severity scale",
+    ),
 )
 
 
-def _inherit(data: dict[str, Any]) -> None:
-    for (section, key), (source, source_key) in _INHERITED:
-        value = data.get(source, {}).get(source_key)
-        if value is not None and key not in data.get(section, {}):
-            data.setdefault(section, {})[key] = value
-    # An absence written as a local date-time (no offset) is in the service's time zone.
+def _retired_keys(data: dict[str, Any], text: str, path: Path) -> list[str]:
+    problems = []
+    for (section, key), replacement, reason in _RETIRED:
+        table = data.get(section)
+        if isinstance(table, dict) and key in table:
+            where = _line_of(text, [section, key])
+            place = f"{path}:{where}" if where else f"{path}"
+            problems.append(
+                f"{place}: [{section}] {key}: no longer read; set {replacement} instead ({reason})"
+            )
+    return problems
+
+
+def _derive(data: dict[str, Any]) -> None:
+    """Fill the values the pure core needs from the one key that says them."""
     zone_name = data.get("service", {}).get("timezone", ServiceSettings().timezone)
+    calendar = data.get("calendar")
+    if calendar is None or isinstance(calendar, dict):
+        # The working calendar keeps its own zone field; it is always the service's zone.
+        data.setdefault("calendar", {})["timezone"] = zone_name
     try:
         zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         return  # reported by the [service] timezone validator
+    # An absence written as a local date-time (no offset) is in the service's time zone.
     for absence in data.get("org", {}).get("absences", []):
         for key in ("start", "end"):
             value = absence.get(key) if isinstance(absence, dict) else None
             if isinstance(value, datetime) and value.tzinfo is None:
                 absence[key] = value.replace(tzinfo=zone)
+
+
+_Node = TypeVar("_Node")
+
+
+def _resolve_paths(value: _Node, base: Path) -> _Node:
+    """`value` with every relative path written in the file made absolute under `base`.
+
+    Defaults are left as they are: only what the file says is relative to the file.
+    """
+    resolved: Any = value
+    if isinstance(value, Path):
+        resolved = value if value.is_absolute() else base / value
+    elif isinstance(value, tuple):
+        items = tuple(_resolve_paths(item, base) for item in value)
+        resolved = value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    elif isinstance(value, BaseModel):
+        changes = {
+            name: new
+            for name in value.model_fields_set
+            if (new := _resolve_paths(old := getattr(value, name), base)) is not old
+        }
+        resolved = value.model_copy(update=changes) if changes else value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: new
+            for f in dataclasses.fields(value)
+            if f.init and (new := _resolve_paths(old := getattr(value, f.name), base)) is not old
+        }
+        resolved = dataclasses.replace(value, **changes) if changes else value
+    return cast(_Node, resolved)
 
 
 def check(settings: Settings) -> list[str]:

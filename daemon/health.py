@@ -87,39 +87,61 @@ def describe(exc: BaseException) -> str:
 
 
 class Outage:
-    """Logs a run of failures once when it starts (WARNING) and once when it ends (INFO)."""
+    """Logs a run of failures once when it starts (WARNING) and once when it ends (INFO).
 
-    def __init__(self, what: str, logger: logging.Logger = log) -> None:
+    With `each_new_error`, a run whose error changes (a refused connection turning into a
+    refused login) is logged again for each different error; repeats go to DEBUG either way.
+    """
+
+    def __init__(
+        self, what: str, logger: logging.Logger = log, *, each_new_error: bool = False
+    ) -> None:
         self.what = what
         self._log = logger
+        self._each_new_error = each_new_error
         self._lock = threading.Lock()
         self.failures = 0
         self.since: datetime | None = None
+        self.error = ""  # the last error logged in this run
 
     @property
     def failing(self) -> bool:
         return self.since is not None
 
-    def failed(self, error: str, at: datetime, exc: BaseException | None = None) -> None:
-        """Count a failure; the first of a run is logged, with `exc`'s traceback if given."""
+    def failed(
+        self,
+        error: str,
+        at: datetime,
+        exc: BaseException | None = None,
+        level: int = logging.WARNING,
+    ) -> bool:
+        """Count a failure; True when it was logged (at `level`, with `exc`'s traceback)."""
         with self._lock:
             self.failures += 1
-            if self.since is not None:
+            repeat = self.since is not None and (not self._each_new_error or error == self.error)
+            if repeat:
                 self._log.debug("%s still failing (%d): %s", self.what, self.failures, error)
-                return
-            self.since = at
-        self._log.warning("%s failing: %s (retrying with backoff)", self.what, error, exc_info=exc)
+                return False
+            if self.since is None:
+                self.since = at
+            self.error = error
+        self._log.log(
+            level, "%s failing: %s (retrying with backoff)", self.what, error, exc_info=exc
+        )
+        return True
 
-    def ok(self, at: datetime) -> None:
+    def ok(self, at: datetime, detail: str = "") -> None:
+        """End a run of failures, if one is going on; `detail` is added to its one log line."""
         with self._lock:
             since, failures = self.since, self.failures
-            self.since, self.failures = None, 0
+            self.since, self.failures, self.error = None, 0, ""
         if since is not None:
             self._log.info(
-                "%s working again after %d failed attempts (%s)",
+                "%s working again after %d failed attempts (%s)%s",
                 self.what,
                 failures,
                 _seconds(at - since),
+                f": {detail}" if detail else "",
             )
 
 

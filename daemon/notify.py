@@ -1,29 +1,22 @@
-"""Staff notices about a ticket: the shared template variables, and queueing in the caller's
-transaction so a notice is recorded exactly when what it reports is."""
+"""Queueing notices in the caller's transaction, so a notice is recorded exactly when what it
+reports is; and the facts every staff notice gives about a stored ticket."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.compose import Composer
 from daemon.config import Settings
+from daemon.notices import TicketFacts, local_time
 from daemon.store import outgoing
 from daemon.store.models import Customer, Message, Ticket
 from daemon.values import Notice
 
 log = logging.getLogger(__name__)
-
-TIME_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def local_time(at: datetime, zone: ZoneInfo) -> str:
-    """An instant as staff read it: minutes, in the service's time zone."""
-    return at.astimezone(zone).strftime(TIME_FORMAT)
 
 
 def daily_cap(recipient: str, settings: Settings) -> outgoing.DailyCap:
@@ -63,21 +56,21 @@ def enqueue(
     return row
 
 
-def ticket_context(session: Session, ticket: Ticket, settings: Settings) -> dict[str, object]:
-    """The variables every staff notice about a stored ticket gets (as the filing notices do)."""
+def ticket_facts(session: Session, ticket: Ticket, settings: Settings) -> TicketFacts:
+    """What every staff notice says about a stored ticket (as the filing notices do)."""
     customer = session.get_one(Customer, ticket.customer_id)
     first = session.scalar(
         select(Message.text).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
     )
-    return {
-        "ticket": ticket.number,
-        "subject": ticket.subject,
-        "customer": customer.address,
-        "customer_name": customer.name,
-        "text": first or "",
-        "category": ticket.category,
-        "department": ticket.department,
-        "severity": ticket.severity,
-        "opened_at": local_time(ticket.opened_at, settings.zone),
-        "service_name": settings.outbox.from_name,
-    }
+    return TicketFacts(
+        ticket=ticket.number,
+        subject=ticket.subject,
+        customer=customer.address,
+        customer_name=customer.name,
+        text=first or "",
+        category=ticket.category,
+        department=ticket.department,
+        severity=ticket.severity,
+        opened_at=local_time(ticket.opened_at, settings.zone),
+        service_name=settings.outbox.from_name,
+    )

@@ -18,6 +18,7 @@ import aiosmtplib
 from sqlalchemy.orm import Session
 
 from daemon.config import OutboxSettings, SmtpSettings, resolve_secret
+from daemon.health import Outage
 from daemon.store import Store, outgoing
 from daemon.store.outgoing import Due
 from daemon.values import Clock
@@ -107,14 +108,16 @@ def _raise_for(code: int, message: str) -> None:
 class FileTransport:
     """Writes each mail as an .eml file: for a trial without a mail server."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, clock: Clock) -> None:
         self._dir = directory
+        self._clock = clock
 
     async def open(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
 
     async def send(self, sender: str, recipient: str, raw: bytes) -> None:
-        name = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        stamp = self._clock().astimezone().strftime("%Y%m%dT%H%M%S")  # local time, as ls shows
+        name = f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
         tmp = self._dir / f".{name}.tmp"
         envelope = f"X-Envelope-From: {sender}\r\nX-Envelope-To: {recipient}\r\n".encode()
         await asyncio.to_thread(_write_atomically, tmp, self._dir / name, envelope + raw)
@@ -131,9 +134,9 @@ def _write_atomically(tmp: Path, final: Path, data: bytes) -> None:
     tmp.rename(final)
 
 
-def make_transport(outbox: OutboxSettings, smtp: SmtpSettings) -> Transport:
+def make_transport(outbox: OutboxSettings, smtp: SmtpSettings, clock: Clock) -> Transport:
     if outbox.transport == "files":
-        return FileTransport(outbox.directory)
+        return FileTransport(outbox.directory, clock)
     return SmtpTransport(smtp)
 
 
@@ -144,27 +147,12 @@ class DeliveryReport:
     failed: int = 0
 
 
-class ServerWatch:
-    """Whether the mail server is failing, kept across delivery passes so an outage is logged
-    once when it starts and once when it ends, not once per mail and attempt."""
+class ServerWatch(Outage):
+    """The mail server's outages, kept across delivery passes so one is logged once when it
+    starts and once when it ends, not once per mail and attempt."""
 
     def __init__(self) -> None:
-        self.failing_since: datetime | None = None
-
-    def failed(self, now: datetime, error: str) -> None:
-        if self.failing_since is None:
-            self.failing_since = now
-            log.warning("mail server failing, queued mail will wait and retry: %s", error)
-
-    @property
-    def failing(self) -> bool:
-        return self.failing_since is not None
-
-    def answered(self, now: datetime, waiting: int) -> None:
-        if self.failing_since is not None:
-            down = (now - self.failing_since).total_seconds()
-            self.failing_since = None
-            log.info("mail server answering again after %ds: %d mails waiting", down, waiting)
+        super().__init__("mail server", log)
 
 
 def retry_delay(attempts: int, settings: OutboxSettings, jitter: float) -> timedelta:
@@ -209,7 +197,7 @@ async def deliver_due(
         try:
             await transport.open()
         except (TemporaryFailure, PermanentFailure) as exc:
-            watch.failed(clock(), str(exc))
+            watch.failed(str(exc), clock())
             await asyncio.to_thread(_retry_all, store, batch, settings, clock(), str(exc))
             return DeliveryReport(sent, retrying + len(batch), failed)
         try:
@@ -229,9 +217,10 @@ async def deliver_due(
                 if rest:
                     held_until = now + lease
                 if isinstance(outcome, TemporaryFailure):
-                    watch.failed(now, str(outcome))
+                    watch.failed(str(outcome), now)
                 elif watch.failing:
-                    watch.answered(now, await asyncio.to_thread(_waiting, store))
+                    waiting = await asyncio.to_thread(_waiting, store)
+                    watch.ok(now, f"{waiting} mails waiting")
                 sent += outcome is None
                 failed += isinstance(outcome, PermanentFailure)
                 retrying += isinstance(outcome, TemporaryFailure)

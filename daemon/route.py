@@ -123,14 +123,6 @@ class OrgSettings:
     escalation_copy_roles: tuple[str, ...] = ("customer_service_director",)
 
 
-@dataclass(frozen=True, slots=True)
-class Rung:
-    """One step of the escalation ladder: who is told, and the deputies that made it them."""
-
-    person: str
-    delegations: tuple[Delegation, ...] = ()
-
-
 # -- naming -----------------------------------------------------------------------------------
 
 _CJK = HAN
@@ -194,7 +186,7 @@ def _describe(absence: Absence) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Chart:
+class Chart:
     org: OrgSettings
     now: datetime
     excluded: frozenset[str]
@@ -286,7 +278,7 @@ def present(
     Nobody can when the person is unknown or excluded, or the chain of deputies loops, leaves
     the chart or reaches someone excluded; the caller then goes up the management line.
     """
-    return _Chart(org, now, frozenset(excluded)).present(person_key)
+    return Chart(org, now, frozenset(excluded)).present(person_key)
 
 
 def find_person(org: OrgSettings, key: str) -> Person | None:
@@ -321,7 +313,7 @@ def assign(
     excluded = named_people(text, org)
     if not org.people:
         return Assignment("", "", (), excluded, rule="org chart lists nobody; not assigned")
-    chart = _Chart(org, now, frozenset(excluded))
+    chart = Chart(org, now, frozenset(excluded))
     match = next(
         (
             (i, r)
@@ -359,57 +351,6 @@ def assign(
     all_used = _unique([*delegations, *(d for key, used in told if key for d in used)])
     rule_text = "; ".join([label, *(n for n in notes if n)])
     return Assignment(handler, handler_email, inform, excluded, all_used, rule_text)
-
-
-# -- escalation -------------------------------------------------------------------------------
-
-
-def escalation_ladder(
-    handler: str, org: OrgSettings, now: datetime, excluded: tuple[str, ...] = ()
-) -> tuple[Rung, ...]:
-    """Ladder steps 1..3 (manager, director, general manager), each resolved for absence and
-    confidentiality; a step that lands on the handler or an earlier step is skipped."""
-    chart = _Chart(org, now, frozenset(excluded))
-    line = chart.line_above(handler)
-    me = chart.people.get(handler)
-    department = me.department if me else ""
-
-    def first_above(role_keys: tuple[str, ...]) -> str:
-        return next((k for k in line if chart.people[k].role in role_keys), "")
-
-    director = first_above(org.director_roles)
-    if not director and me is not None and me.department:
-        # A chart where managers report straight to the GM: take the director of the
-        # handler's department.
-        director = next(
-            (
-                p.key
-                for p in org.people
-                if p.role in org.director_roles and p.department == me.department
-            ),
-            "",
-        )
-    gm = first_above((org.general_manager_role,))
-    if not gm:
-        gm = next((p.key for p in chart.holders(org.general_manager_role, department)), "")
-    targets = [line[0] if line else "", director, gm]
-    rungs: list[Rung] = []
-    taken = {handler}
-    for target in targets:
-        if not target:
-            continue
-        person, used = chart.stand_in(target)
-        if person and person not in taken:
-            taken.add(person)
-            rungs.append(Rung(person, used))
-    return tuple(rungs)
-
-
-def escalation_chain(
-    handler: str, org: OrgSettings, now: datetime, excluded: tuple[str, ...] = ()
-) -> tuple[str, ...]:
-    """Person keys for ladder steps 1..3: the handler's manager, the director, the GM."""
-    return tuple(r.person for r in escalation_ladder(handler, org, now, excluded))
 
 
 # -- checking the chart -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 import schedule
 
 from daemon import app, config, memory, sdnotify, sweeps
+from daemon.deps import Deps
 from daemon.health import (
     MAILBOX,
     MAILDIR,
@@ -24,12 +25,12 @@ from daemon.health import (
     describe,
 )
 from daemon.outbox import ServerWatch, Transport, deliver_due, lease_for, make_transport
-from daemon.pipeline import Deps, Run, process
+from daemon.pipeline import process_batch
 from daemon.sources import imap
 from daemon.sources.maildir import Maildir, drain
 from daemon.store import faults, mailboxes
 from daemon.store.mailboxes import Checkpoints
-from daemon.values import Checkpoint, Clock, Outcome, RawMail
+from daemon.values import Batch, Clock, Received
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +342,9 @@ class Daemon:
             self._workers.append(made)
             return made
 
-        transport = _BeatingTransport(make_transport(settings.outbox, settings.smtp), health, clock)
+        transport = _BeatingTransport(
+            make_transport(settings.outbox, settings.smtp, clock), health, clock
+        )
         outbox = worker(
             OUTBOX_NAME,
             OUTBOX,
@@ -357,8 +360,11 @@ class Daemon:
         )
         self._every(settings.outbox.poll_seconds, outbox)
 
-        def handle_imap(raw: RawMail, checkpoint: Checkpoint) -> Outcome:
-            return _tracked(health, checkpoint.mailbox, MAILBOX, clock, raw, deps, checkpoint)
+        def handle_imap(name: str) -> imap.Handler:
+            def handle(items: list[Received]) -> Batch:
+                return _tracked(health, name, MAILBOX, clock, items, deps)
+
+            return handle
 
         checkpoints = Checkpoints(deps.store)
 
@@ -367,7 +373,13 @@ class Daemon:
 
             def work() -> Awaitable[None]:
                 return imap.watch(
-                    mailbox, handle_imap, checkpoints, health, stop, clock, wake=outbox.kick
+                    mailbox,
+                    handle_imap(mailbox.name),
+                    checkpoints,
+                    health,
+                    stop,
+                    clock,
+                    wake=outbox.kick,
                 )
 
             return loop.create_task(
@@ -385,11 +397,11 @@ class Daemon:
             )
             maildir.ensure()
 
-            def handle(raw: RawMail) -> Outcome:
-                return _tracked(health, MAILDIR_NAME, MAILDIR, clock, raw, deps)
+            def handle(items: list[Received]) -> Batch:
+                return _tracked(health, MAILDIR_NAME, MAILDIR, clock, items, deps)
 
             async def read_maildir() -> None:
-                handled = await asyncio.to_thread(drain, maildir, handle, stop.is_set)
+                handled = await asyncio.to_thread(drain, maildir, handle, stop.is_set, clock)
                 if handled:
                     outbox.kick()
 
@@ -421,23 +433,20 @@ class Daemon:
 
 
 def _tracked(
-    health: Health,
-    name: str,
-    kind: str,
-    clock: Clock,
-    raw: RawMail,
-    deps: Deps,
-    checkpoint: Checkpoint | None = None,
-) -> Outcome:
-    """One message through the pipeline, reported as a unit of its source's work."""
+    health: Health, name: str, kind: str, clock: Clock, items: list[Received], deps: Deps
+) -> Batch:
+    """A batch through the pipeline, each message reported as a unit of its source's work."""
     health.busy(name, kind, clock(), message=True)
     try:
-        outcome = process(raw, deps, Run(checkpoint=checkpoint))
+        batch = process_batch(items, deps)
     except BaseException:
         health.idle(name, kind, clock(), caught_up=False)
         raise
-    health.handled(name, kind, clock())
-    return outcome
+    for _ in batch.outcomes:
+        health.handled(name, kind, clock())
+    if batch.error is not None:
+        health.idle(name, kind, clock(), caught_up=False)
+    return batch
 
 
 def run(config_path: Path, settings: config.Settings) -> int:

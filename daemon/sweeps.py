@@ -9,7 +9,8 @@ the database (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the write transaction 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,18 +19,19 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from daemon import clocks, notify, route
+from daemon import clockmoves, clocks, events, ladder, notices, notify, route
 from daemon.clocks import ClockKind, ClockState
+from daemon.deps import Deps
+from daemon.ladder import Recipient
 from daemon.lifecycle import Event
-from daemon.pipeline import Deps
+from daemon.notices import ClockFacts, TicketFacts, ToldBefore, local_time
 from daemon.route import OrgSettings
 from daemon.store import clockrows, records
-from daemon.store.models import MissedClock, Ticket, TicketClock, TicketEvent
-from daemon.values import Delegation, Notice
+from daemon.store.models import Ticket, TicketClock, TicketEvent
 
 log = logging.getLogger(__name__)
 
-ACTOR = "complaintd"
+ACTOR = events.DAEMON
 
 # What the handler does to satisfy each clock: the mail tells them, and it is what stops it.
 SATISFIED_BY: dict[ClockKind, Event] = {
@@ -147,7 +149,8 @@ class _Job:
     now: datetime
     ticket: Ticket
     state: ClockState
-    base: dict[str, object] = field(default_factory=dict)
+    facts: TicketFacts
+    clock: ClockFacts
     told: set[str] = field(default_factory=set)  # addresses escalated to in this decision
 
     @property
@@ -163,8 +166,13 @@ class _Job:
         assert self.state.due_at is not None
         return self.state.due_at
 
-    def event(self, kind: str, detail: dict[str, Any]) -> None:
-        records.add_event(self.session, self.ticket.id, self.now, ACTOR, kind, detail)
+    @property
+    def holder(self) -> ladder.Holder:
+        t = self.ticket
+        return ladder.Holder(t.handler, t.handler_email, tuple(t.excluded))
+
+    def event(self, detail: events.Detail) -> None:
+        records.add_event(self.session, self.ticket.id, self.now, ACTOR, detail)
 
     def action(self, action: str, to: tuple[str, ...] = (), step: int | None = None) -> SweepAction:
         return SweepAction(self.ticket.number, action, step, to, self.state.kind.value, self.due)
@@ -177,10 +185,10 @@ def _run_clock(session: Session, row: TicketClock, deps: Deps, now: datetime) ->
     if not decision.actions:
         return []
     ticket = session.get_one(Ticket, row.ticket_id)
-    job = _Job(session, deps, now, ticket, state)
-    job.base = notify.ticket_context(session, ticket, deps.settings) | _clock_context(job)
+    facts = notify.ticket_facts(session, ticket, deps.settings)
+    job = _Job(session, deps, now, ticket, state, facts, _clock_facts(state, ticket, deps))
     done: list[SweepAction] = []
-    rungs: tuple[route.Rung, ...] | None = None
+    rungs: tuple[ladder.Rung, ...] | None = None
     for action in decision.actions:
         if isinstance(action, clocks.Remind):
             done.append(_remind(job, action))
@@ -190,24 +198,25 @@ def _run_clock(session: Session, row: TicketClock, deps: Deps, now: datetime) ->
             done.extend(_upgrade(job))
         else:
             if rungs is None:
-                rungs = route.escalation_ladder(
+                rungs = ladder.escalation_ladder(
                     ticket.handler, job.org, now, tuple(ticket.excluded)
                 )
             done.append(_escalate(job, action.step, rungs))
     return done
 
 
-def _clock_context(job: _Job) -> dict[str, object]:
-    kind = job.state.kind
+def _clock_facts(state: ClockState, ticket: Ticket, deps: Deps) -> ClockFacts:
+    kind = state.kind
     event = SATISFIED_BY[kind]
-    return {
-        "clock": kind.value,
-        "rule": job.state.plan.rule,
-        "due": notify.local_time(job.due, job.zone),
-        "basis": job.state.plan.basis.value,
-        "act_event": event.value,
-        "act_command": f"complaintd tickets act {job.ticket.number} {event.value}",
-    }
+    assert state.due_at is not None  # a clock with actions due has a due time
+    return ClockFacts(
+        clock=kind.value,
+        rule=state.plan.rule,
+        due=local_time(state.due_at, deps.settings.zone),
+        basis=state.plan.basis.value,
+        act_event=event.value,
+        act_command=f"complaintd tickets act {ticket.number} {event.value}",
+    )
 
 
 # -- reminders ------------------------------------------------------------------------------------
@@ -216,79 +225,45 @@ def _clock_context(job: _Job) -> dict[str, object]:
 def _remind(job: _Job, action: clocks.Remind) -> SweepAction:
     calendar = job.deps.triage.calendar
     left = job.state.budget - clocks.consumed(job.state, job.now, calendar)
-    context = job.base | {
-        "used_percent": round(action.fraction * 100),
-        "left_minutes": _minutes(left),
-        "told_before": _told_before(job),
-    }
-    recipients = _handler_recipients(job)
-    sent = _send(job, "reminder", recipients, context)
+    told = _told_before(job)
+    recipients = ladder.reminder_recipients(job.holder, job.org, job.now)
+
+    def body(r: Recipient) -> notices.Body:
+        return notices.Reminder(
+            job.facts,
+            job.clock,
+            used_percent=round(action.fraction * 100),
+            left_minutes=_minutes(left),
+            told_before=told,
+            recipient_name=_name(job.org, r.key),
+            delegated_from=_delegated_from(job.org, r),
+        )
+
+    sent = _send(job, recipients, body)
     job.event(
-        "reminded",
-        {
-            "clock": job.state.kind.value,
-            "rule": job.state.plan.rule,
-            "fraction": action.fraction,
-            "due": job.due.isoformat(),
-            "to": [key for key, _, _ in recipients],
-            "emails": list(sent),
-        },
+        events.Reminded(
+            job.state.kind.value,
+            job.state.plan.rule,
+            action.fraction,
+            job.due,
+            tuple(r.key for r in recipients),
+            sent,
+        )
     )
     return job.action("remind", sent)
-
-
-def _handler_recipients(job: _Job) -> list[tuple[str, str, tuple[Delegation, ...]]]:
-    """Who gets a reminder: the handler or their deputy; customer care for an unassigned one."""
-    ticket, org = job.ticket, job.org
-    excluded = tuple(ticket.excluded)
-    key = ticket.handler
-    if not key:
-        care = next(
-            (
-                p.key
-                for p in org.people
-                if p.role == org.care_manager_role and p.key not in excluded
-            ),
-            "",
-        )
-        if not care:
-            return []
-        key = care
-    found, used = route.present(key, org, job.now, excluded)
-    person = route.find_person(org, found or key)
-    if person is None:
-        # A handler no longer in the chart keeps getting their tickets' mail.
-        return [(key, ticket.handler_email, ())] if ticket.handler_email else []
-    return [(person.key, person.email, used if found else ())]
 
 
 # -- breaches -------------------------------------------------------------------------------------
 
 
 def _breach(job: _Job, action: clocks.Breach) -> SweepAction:
-    plan = job.state.plan
-    job.session.add(
-        MissedClock(
-            ticket_id=job.ticket.id,
-            clock=plan.kind.value,
-            rule=plan.rule,
-            person=job.ticket.handler,
-            due_at=action.due_at,
-            breached_at=job.now,
-            overdue_seconds=action.overdue.total_seconds(),
-        )
+    clockrows.book_missed(
+        job.session,
+        job.ticket.id,
+        clockmoves.missed(job.state, action, job.ticket.handler, job.now),
     )
-    job.event(
-        "breached",
-        {
-            "clock": plan.kind.value,
-            "rule": plan.rule,
-            "due": action.due_at.isoformat(),
-            "person": job.ticket.handler,
-            "overdue_seconds": action.overdue.total_seconds(),
-        },
-    )
-    log.info("%s %s overdue (due %s)", job.ticket.number, plan.kind.value, action.due_at)
+    kind = job.state.plan.kind.value
+    log.info("%s %s overdue (due %s)", job.ticket.number, kind, action.due_at)
     return job.action("breach")
 
 
@@ -299,114 +274,88 @@ def _upgrade(job: _Job) -> list[SweepAction]:
     raised = clocks.raise_level(ticket.severity, scale)
     if raised == ticket.severity:
         return []  # already at the top, or a level the scale does not know
-    job.event(
-        "severity-upgraded",
-        {"from": ticket.severity, "to": raised, "clock": job.state.kind.value},
-    )
+    job.event(events.SeverityUpgraded(ticket.severity, raised, job.state.kind.value))
     log.info("%s severity %s -> %s", ticket.number, ticket.severity, raised)
     ticket.severity = raised
     ticket.updated_at = job.now
-    job.base["severity"] = raised
+    job.facts = replace(job.facts, severity=raised)
     return [job.action("upgrade")]
 
 
 # -- escalation -----------------------------------------------------------------------------------
 
 
-def _escalate(job: _Job, step: int, rungs: tuple[route.Rung, ...]) -> SweepAction:
-    """Tell ladder step `step`; a chart with fewer rungs than steps repeats its last rung."""
-    recipients: list[tuple[str, str, tuple[Delegation, ...]]] = []
-    if rungs:
-        rung = rungs[min(step, len(rungs)) - 1]
-        person = route.find_person(job.org, rung.person)
-        if person is not None:
-            recipients.append((person.key, person.email, rung.delegations))
-    copies = _copies(job, {key for key, _, _ in recipients})
+def _escalate(job: _Job, step: int, rungs: tuple[ladder.Rung, ...]) -> SweepAction:
+    """Tell ladder step `step`, and copy the neutral third party."""
+    recipients = ladder.rung_recipients(step, rungs, job.org)
+    copies = ladder.copies(job.holder, job.org, job.now, {r.key for r in recipients})
     calendar = job.deps.triage.calendar
-    context = job.base | {
-        "step": step,
-        "steps": len(job.state.plan.ladder),
-        "late_minutes": _minutes(clocks.overdue(job.state, job.now, calendar)),
-        "handler": _name(job.org, job.ticket.handler),
-        "handler_email": job.ticket.handler_email,
-        "told_before": _told_before(job),
-    }
-    fresh = [r for r in recipients if r[1] not in job.told]
-    fresh_copies = [c for c in copies if c[1] not in job.told]
-    sent = _send(job, "escalation", fresh, context | {"copy": False})
-    sent += _send(job, "escalation", fresh_copies, context | {"copy": True})
+    late = clocks.overdue(job.state, job.now, calendar)
+    told = _told_before(job)
+
+    def body(copy: bool) -> Callable[[Recipient], notices.Body]:
+        def made(r: Recipient) -> notices.Body:
+            return notices.Escalation(
+                job.facts,
+                job.clock,
+                step=step,
+                steps=len(job.state.plan.ladder),
+                late_minutes=_minutes(late),
+                handler=_name(job.org, job.ticket.handler),
+                handler_email=job.ticket.handler_email,
+                told_before=told,
+                copy=copy,
+                recipient_name=_name(job.org, r.key),
+                delegated_from=_delegated_from(job.org, r),
+            )
+
+        return made
+
+    fresh = [r for r in recipients if r.email not in job.told]
+    fresh_copies = [c for c in copies if c.email not in job.told]
+    sent = _send(job, fresh, body(False)) + _send(job, fresh_copies, body(True))
     job.told.update(sent)
     job.event(
-        "escalated",
-        {
-            "clock": job.state.kind.value,
-            "rule": job.state.plan.rule,
-            "step": step,
-            "to": [key for key, _, _ in fresh],
-            "copies": [key for key, _, _ in fresh_copies],
-            "emails": list(sent),
-            "overdue_seconds": clocks.overdue(job.state, job.now, calendar).total_seconds(),
-        },
+        events.Escalated(
+            job.state.kind.value,
+            job.state.plan.rule,
+            step,
+            tuple(r.key for r in fresh),
+            tuple(c.key for c in fresh_copies),
+            sent,
+            late.total_seconds(),
+        )
     )
     log.info("%s %s escalated, step %d to %s", job.ticket.number, job.state.kind, step, sent)
     return job.action("escalate", sent, step)
-
-
-def _copies(job: _Job, taken: set[str]) -> list[tuple[str, str, tuple[Delegation, ...]]]:
-    """The neutral third party for this step, never the handler or anyone the complaint names."""
-    org, excluded = job.org, tuple(job.ticket.excluded)
-    out: list[tuple[str, str, tuple[Delegation, ...]]] = []
-    for role in org.escalation_copy_roles:
-        holder = next((p for p in org.people if p.role == role and p.key not in excluded), None)
-        if holder is None:
-            continue
-        found, used = route.present(holder.key, org, job.now, excluded)
-        person = route.find_person(org, found)
-        if person is None or person.key in taken or person.key == job.ticket.handler:
-            continue
-        taken.add(person.key)
-        out.append((person.key, person.email, used))
-    return out
 
 
 # -- mail -----------------------------------------------------------------------------------------
 
 
 def _send(
-    job: _Job,
-    template: str,
-    recipients: list[tuple[str, str, tuple[Delegation, ...]]],
-    context: dict[str, object],
+    job: _Job, recipients: list[Recipient], body: Callable[[Recipient], notices.Body]
 ) -> tuple[str, ...]:
     """Queue one notice per recipient (never to anyone the complaint names); their addresses."""
     settings = job.deps.settings
     barred = _excluded_addresses(job)
     sent: list[str] = []
-    for key, address, delegations in recipients:
-        if not address or key in job.ticket.excluded or address.lower() in barred:
+    for r in recipients:
+        if not r.email or r.key in job.ticket.excluded or r.email.lower() in barred:
             continue
-        for d in delegations:
-            job.event(
-                "delegated",
-                {"absent": d.absent, "deputy": d.deputy, "reason": d.reason, "for": template},
-            )
-        absent = delegations[0].absent if delegations else ""
-        notice = Notice(
-            template=template,
-            language=settings.service.default_language,
-            recipient=address,
-            context=context
-            | {
-                "recipient_name": _name(job.org, key),
-                "delegated_from": _name(job.org, absent) if absent else "",
-            },
-            ticket=job.ticket.number,
-        )
+        made = body(r)
+        for d in r.delegations:
+            job.event(events.Delegated(d, notice=made.template))
+        notice = made.letter(settings.service.default_language, r.email)
         notify.enqueue(
-            job.session, notice, job.ticket.id, template, job.deps.composer, settings, job.now
+            job.session, notice, job.ticket.id, made.template, job.deps.composer, settings, job.now
         )
-        sent.append(address)
+        sent.append(r.email)
     return tuple(sent)
+
+
+def _delegated_from(org: OrgSettings, r: Recipient) -> str:
+    return _name(org, r.delegations[0].absent) if r.delegations else ""
 
 
 def _excluded_addresses(job: _Job) -> set[str]:
@@ -414,29 +363,29 @@ def _excluded_addresses(job: _Job) -> set[str]:
     return {p.email.lower() for p in people if p is not None}
 
 
-def _told_before(job: _Job) -> list[dict[str, object]]:
+def _told_before(job: _Job) -> tuple[ToldBefore, ...]:
     """Earlier reminders and escalations of this ticket, oldest first, for "who was told"."""
-    events = job.session.scalars(
+    rows = job.session.scalars(
         select(TicketEvent)
         .where(
             TicketEvent.ticket_id == job.ticket.id,
-            TicketEvent.kind.in_(("reminded", "escalated")),
+            TicketEvent.kind.in_((events.Kind.REMINDED, events.Kind.ESCALATED)),
         )
         .order_by(TicketEvent.id)
     ).all()
-    told: list[dict[str, object]] = []
-    for e in events:
+    told: list[ToldBefore] = []
+    for e in rows:
         keys = [*e.detail.get("to", []), *e.detail.get("copies", [])]
         told.append(
-            {
-                "at": notify.local_time(e.at, job.zone),
-                "what": "escalation" if e.kind == "escalated" else "reminder",
-                "step": e.detail.get("step"),
-                "clock": e.detail.get("clock", ""),
-                "who": ", ".join(_name(job.org, k) for k in keys) or "-",
-            }
+            ToldBefore(
+                at=local_time(e.at, job.zone),
+                what="escalation" if e.kind == events.Kind.ESCALATED else "reminder",
+                step=e.detail.get("step"),
+                clock=e.detail.get("clock", ""),
+                who=", ".join(_name(job.org, k) for k in keys) or "-",
+            )
         )
-    return told
+    return tuple(told)
 
 
 def _name(org: OrgSettings, key: str) -> str:

@@ -1,4 +1,5 @@
-"""The tables for sorting a complaint, loaded once: rules, model, org chart, calendar, clocks."""
+"""Pure decisions about a new complaint over tables the shell loads once at start: rules, model,
+org chart, calendar, clocks (daemon.app.triage_from_settings builds them from config)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from datetime import datetime, timedelta
 
 from daemon import classify, clocks, route
 from daemon.clocks import ClockKind, ClockPlan, ClockSettings, TicketFacts
-from daemon.config import Settings
-from daemon.train import TrainedModel, load_model
 from daemon.values import Assignment, Classification
 from daemon.workdays import BusinessCalendar
 
@@ -28,7 +27,7 @@ class Triage:
 
     classifier: classify.ClassifierSettings
     rules: classify.RuleSet
-    model: TrainedModel | None
+    model: classify.CategoryModel | None  # decides the category when given; rules do the rest
     org: route.OrgSettings
     calendar: BusinessCalendar
     clock_settings: ClockSettings
@@ -38,21 +37,6 @@ class Triage:
     # A sender's same text again within this window opens no ticket; zero: never checked.
     repeat_body_window: timedelta = timedelta(0)
 
-    @classmethod
-    def load(cls, settings: Settings) -> Triage:
-        model = load_model(settings.classifier.model) if settings.classifier.model else None
-        return cls(
-            classifier=settings.classifier,
-            rules=classify.load_rules(settings.classifier),
-            model=model,
-            org=settings.org,
-            calendar=BusinessCalendar.from_settings(settings.calendar),
-            clock_settings=settings.clocks,
-            reply_promise=timedelta(hours=settings.tickets.reply_promise_hours),
-            staff={p.email.lower(): p.key for p in settings.org.people},
-            repeat_body_window=timedelta(minutes=settings.tickets.repeat_body_window_minutes),
-        )
-
     @property
     def repeat_window_days(self) -> int:
         return self.classifier.repeat_window_days
@@ -61,8 +45,10 @@ class Triage:
         """The person key of a staff address; None for anybody else."""
         return self.staff.get(address.lower())
 
-    def classify(self, subject: str, text: str, earlier_tickets: int) -> Classification:
-        history = classify.CustomerHistory(recent_complaints=earlier_tickets)
+    def classify(
+        self, subject: str, text: str, earlier_tickets: int, others_same_matter: int = 0
+    ) -> Classification:
+        history = classify.CustomerHistory(earlier_tickets, others_same_matter)
         return classify.classify(subject, text, self.rules, history, self.model)
 
     def assign(self, c: Classification, channel: str, text: str, now: datetime) -> Assignment:

@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
-
-from pydantic import AfterValidator, ValidationInfo
 
 Clock = Callable[[], datetime]
 
@@ -172,10 +169,26 @@ class Outcome:
     message_id: str | None = None
 
 
-def _resolve_against_config(path: Path, info: ValidationInfo) -> Path:
-    base = (info.context or {}).get("config_dir")
-    return path if path.is_absolute() or base is None else Path(base) / path
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message from a source, with where it sits in its mailbox (None outside a mailbox)."""
+
+    raw: RawMail
+    checkpoint: Checkpoint | None = None
 
 
-# A path in config.toml: relative ones resolve against the folder holding the config file.
-ConfigPath = Annotated[Path, AfterValidator(_resolve_against_config)]
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What became of a batch of received messages, committed in one transaction.
+
+    `outcomes` answers the batch's first messages, in order; `error`, when set, is why the
+    rest were not filed: the source tries them again from the first unanswered one.
+    """
+
+    outcomes: tuple[Outcome, ...]
+    error: Exception | None = None
+
+
+# A path in config.toml. config.py resolves a relative one given in the file against the folder
+# holding that file; the core only ever sees the resulting path.
+ConfigPath = Path

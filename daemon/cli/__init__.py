@@ -6,28 +6,47 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from daemon.cli import common
+from daemon import app
+from daemon.cli import (
+    classify,
+    clock_cmds,
+    common,
+    daemon_cmds,
+    held,
+    inspect,
+    replay,
+    status,
+)
 from daemon.logs import setup_logging
-
-# Each module exposes register(subparsers); its parsers set `handler`.
-_COMMAND_MODULES = ("daemon_cmds", "replay", "inspect", "held", "classify", "status", "clock_cmds")
+from daemon.values import Clock
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(clock: Clock = app.utc_now) -> argparse.ArgumentParser:
+    """Every sub-command, registered in the order `complaintd --help` lists them. Each module's
+    register() adds its commands; their parsers set `handler`. `complaintd tickets` is one
+    group with actions from two modules, so it is made here and handed to both. `clock` is
+    the time `complaintd status` measures ages against."""
     parser = argparse.ArgumentParser(
         prog="complaintd",
         description="Complaint-handling mail daemon.",
         parents=[common.config_option(top_level=True)],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        module = __import__(f"daemon.cli.{name}", fromlist=["register"])
-        module.register(sub)
+    daemon_cmds.register(sub)
+    replay.register(sub)
+    tickets = sub.add_parser("tickets", help="list and show tickets").add_subparsers(
+        dest="tickets_command", required=True, metavar="ACTION"
+    )
+    inspect.register(sub, tickets)
+    held.register(sub)
+    classify.register(sub)
+    status.register(sub, clock)
+    clock_cmds.register(sub, tickets)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, clock: Clock = app.utc_now) -> int:
+    parser = build_parser(clock)
     args = parser.parse_args(argv)
     if args.command != "run":  # the daemon sets up its own logging from config
         setup_logging("WARNING")

@@ -14,15 +14,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from daemon import classify, intake, train
+from daemon import classify, intake, rulefiles, train
 from daemon.classify import ClassifierSettings, RuleSet
-from daemon.cli.common import CommandError, config_option, load_settings
+from daemon.cli.common import CommandError, Commands, config_option, load_settings
 from daemon.values import Classification
 
 ADDED_COLUMNS = ("category", "department", "severity", "major")
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands) -> None:
     parser = sub.add_parser(
         "classify",
         parents=[config_option()],
@@ -132,7 +132,7 @@ def as_json(c: Classification) -> dict[str, Any]:
 
 def _rules(settings: ClassifierSettings) -> RuleSet:
     try:
-        return classify.load_rules(settings)
+        return rulefiles.load_rules(settings)
     except classify.RulesError as exc:
         raise CommandError(
             f"{exc}; fix the file or remove it from [classifier] extra_rules", exit_code=78

@@ -6,19 +6,26 @@ import argparse
 import getpass
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon import actions, app, lifecycle, route, sweeps
-from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon import acting, app, lifecycle, route, sweeps
+from daemon.cli.common import (
+    CommandError,
+    Commands,
+    config_option,
+    deprecated_alias,
+    emit_json,
+    load_settings,
+    print_table,
+)
 from daemon.lifecycle import Event
 from daemon.store import views
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands, t_sub: Commands) -> None:
+    """tickets act (into the `tickets` group `t_sub`), sweep and report."""
     parent = [config_option()]
 
-    t_sub = _actions_of(sub, "tickets", "list and show tickets")
     t_act = t_sub.add_parser(
         "act",
         parents=parent,
@@ -48,19 +55,22 @@ def register(sub: Any) -> None:
         "sweep",
         parents=parent,
         help="run one sweep of the clocks; prints each action as a JSON line",
-        description="Send the reminders and escalations due at --now (default: the real time).",
+        description="Send the reminders and escalations due at --at (default: the real time).",
     )
     sweep.add_argument(
-        "--now",
+        "--at",
         default=None,
         metavar="ISO-8601",
         help="sweep as if it were this instant; without an offset, in [service] timezone",
     )
+    # The instant was --now here and --at on `tickets act`; one word for both now.
+    deprecated_alias(sweep, "--now", "--at")
     sweep.add_argument("--dry-run", action="store_true", help="decide and print; record nothing")
     sweep.add_argument("--limit", type=int, default=1000, help="clocks per transaction")
     sweep.set_defaults(handler=_sweep)
 
-    r_sub = _actions_of(sub, "report", "reports for management")
+    report = sub.add_parser("report", help="reports for management")
+    r_sub = report.add_subparsers(dest="report_command", required=True, metavar="ACTION")
     missed = r_sub.add_parser(
         "missed", parents=parent, help="missed clocks per person and clock (for penalties)"
     )
@@ -78,15 +88,6 @@ def register(sub: Any) -> None:
     missed.set_defaults(handler=_report_missed)
 
 
-def _actions_of(sub: Any, name: str, help_text: str) -> Any:
-    """The sub-commands of `complaintd NAME`, made when no other module has made them."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        parser = sub.add_parser(name, help=help_text)
-        return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
 def _tickets_act(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
     actor = args.by or f"cli:{getpass.getuser()}"
@@ -97,8 +98,8 @@ def _tickets_act(args: argparse.Namespace) -> int:
         raise CommandError(f"--at {args.at} is in the future", exit_code=2)
     deps = app.build(settings, app.open_store(settings))
     try:
-        result = actions.act(deps, args.number, Event(args.event), actor, cause, at, args.to)
-    except (actions.ActError, lifecycle.InvalidTransition) as exc:
+        result = acting.act(deps, args.number, Event(args.event), actor, cause, at, args.to)
+    except (acting.ActError, lifecycle.InvalidTransition) as exc:
         raise CommandError(f"{args.number}: {exc}") from None
     finally:
         deps.store.dispose()
@@ -115,7 +116,7 @@ def _tickets_act(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    now = parse_instant(args.now, settings.zone) if args.now else app.utc_now()
+    now = parse_instant(args.at, settings.zone) if args.at else app.utc_now()
     if args.limit < 1:
         raise CommandError("--limit must be at least 1", exit_code=2)
     deps = app.build(settings, app.open_store(settings))
@@ -151,7 +152,7 @@ def _report_missed(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_instant(text: str, zone: ZoneInfo, option: str = "--now") -> datetime:
+def parse_instant(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
     """An ISO-8601 instant; one without an offset is local time in `zone`."""
     try:
         at = datetime.fromisoformat(text)

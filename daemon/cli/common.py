@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from daemon import config
 from daemon.config import Settings
+
+
+class Commands(Protocol):
+    """Where a module adds its sub-commands: the top level of complaintd, or a group such as
+    `complaintd tickets` that several modules add actions to (what add_subparsers returns)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
 class CommandError(Exception):
@@ -32,6 +40,31 @@ def config_option(top_level: bool = False) -> argparse.ArgumentParser:
         help="config file (default: $COMPLAINTD_CONFIG, else ./config.toml)",
     )
     return parent
+
+
+def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str) -> None:
+    """Accept `old` as a hidden spelling of the option `new` (already added): its value goes
+    where `new`'s would, with a one-line note on stderr."""
+    dest = new.lstrip("-").replace("-", "_")
+    parser.add_argument(old, dest=dest, action=_Renamed, new=new, help=argparse.SUPPRESS)
+
+
+class _Renamed(argparse.Action):
+    """An option kept under its old name; see deprecated_alias."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"complaintd: {option_string} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def config_path(args: argparse.Namespace) -> tuple[Path, bool]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from daemon import app, config, service
-from daemon.cli.common import CommandError, config_option, load_settings
+from daemon.cli.common import CommandError, Commands, config_option, load_settings
 from daemon.compose import Composer
 from daemon.logs import setup_logging
 from daemon.store import Store
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands) -> None:
     parent = [config_option()]
     run = sub.add_parser("run", parents=parent, help="run the daemon in the foreground")
     run.set_defaults(handler=_run)

@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
 
 from sqlalchemy import select
 
 from daemon import app
-from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon.cli.common import (
+    CommandError,
+    Commands,
+    config_option,
+    emit_json,
+    load_settings,
+    print_table,
+)
 from daemon.pipeline import drop_held, release_held
 from daemon.store import records
 from daemon.store.models import HeldMessage, Ticket
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands) -> None:
     parent = [config_option()]
     held = sub.add_parser(
         "held", help="messages that named a ticket their sender is no party of, or were forged"

@@ -7,18 +7,25 @@ import sys
 from typing import Any
 
 from daemon import app
-from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
-from daemon.pipeline import Run, process
+from daemon.cli.common import (
+    CommandError,
+    Commands,
+    config_option,
+    emit_json,
+    load_settings,
+    print_table,
+)
+from daemon.deps import Run
+from daemon.pipeline import process
 from daemon.store import views
 from daemon.store.models import Quarantined
 from daemon.values import RawMail
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands, t_sub: Commands) -> None:
+    """tickets list/show (into the `tickets` group `t_sub`), quarantine and outbox."""
     parent = [config_option()]
 
-    tickets = sub.add_parser("tickets", help="list and show tickets")
-    t_sub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
     t_list = t_sub.add_parser("list", parents=parent, help="the newest tickets first")
     t_list.add_argument("--status", help="only tickets in this state")
     t_list.add_argument("--limit", type=int, default=50)

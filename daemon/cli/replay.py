@@ -7,13 +7,13 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from daemon import app
-from daemon.cli.common import CommandError, config_option, load_settings
-from daemon.pipeline import Run, process
+from daemon.cli.common import CommandError, Commands, config_option, load_settings
+from daemon.deps import Run
+from daemon.pipeline import process_batch
 from daemon.sources import replay
 from daemon.values import Disposition
 
@@ -28,7 +28,7 @@ _KEYS = {
 }
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands) -> None:
     parser = sub.add_parser(
         "replay",
         parents=[config_option()],
@@ -55,16 +55,19 @@ def _replay(args: argparse.Namespace) -> int:
     reasons: Counter[str] = Counter()
     total = replay.count(args.paths) if sys.stderr.isatty() else None
     with tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
-        for raw in replay.read(args.paths):
-            outcome = process(raw, deps, run)
-            counts[_KEYS[outcome.disposition]] += 1
-            if outcome.disposition in (
-                Disposition.IGNORED,
-                Disposition.QUARANTINED,
-                Disposition.HELD,
-            ):
-                reasons[outcome.reason] += 1
-            bar.update()
+        for batch in replay.batches(replay.read(args.paths)):
+            done = process_batch(batch, deps, run)
+            for outcome in done.outcomes:
+                counts[_KEYS[outcome.disposition]] += 1
+                if outcome.disposition in (
+                    Disposition.IGNORED,
+                    Disposition.QUARANTINED,
+                    Disposition.HELD,
+                ):
+                    reasons[outcome.reason] += 1
+                bar.update()
+            if done.error is not None:
+                raise done.error
     store.dispose()
     report = {"messages": sum(counts.values()), **counts, "reasons": dict(sorted(reasons.items()))}
     print(json.dumps(report, ensure_ascii=False))

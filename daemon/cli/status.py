@@ -4,24 +4,35 @@ people and for monitoring (exit code 1 when intake is failing, stuck or unwatche
 from __future__ import annotations
 
 import argparse
+import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from daemon.cli.common import CommandError, config_option, emit_json, load_settings, print_table
+from daemon import app
+from daemon.cli.common import (
+    CommandError,
+    Commands,
+    config_option,
+    emit_json,
+    load_settings,
+    print_table,
+)
 from daemon.config import Settings, database_url
 from daemon.health import alert_reason, describe
 from daemon.store import mailboxes
 from daemon.store.db import Store
 from daemon.store.models import MailboxState, OutboxMail, Quarantined
+from daemon.values import Clock
 
 _NEVER = "never reported: is the daemon running?"
 
 
-def register(sub: Any) -> None:
+def register(sub: Commands, clock: Clock = app.utc_now) -> None:
+    """complaintd status; ages (failing how long, silent how long) are measured to clock()."""
     parser = sub.add_parser(
         "status",
         parents=[config_option()],
@@ -29,7 +40,7 @@ def register(sub: Any) -> None:
         "exit 1 when intake is failing, stuck or unwatched",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.set_defaults(handler=_status)
+    parser.set_defaults(handler=functools.partial(_status, clock=clock))
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -95,9 +106,9 @@ def _source_row(
     }
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace, clock: Clock) -> int:
     _, settings = load_settings(args)
-    now = datetime.now(UTC)
+    now = clock()
     alert_after = timedelta(minutes=settings.service.mailbox_alert_minutes)
     try:
         facts = _read(settings)

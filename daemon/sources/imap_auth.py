@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from imapclient import IMAPClient
 
-    from daemon.sources.imap import MailboxSettings
+    from daemon.sources.imap_settings import MailboxSettings
 
 TokenSource = Callable[[], str]
 

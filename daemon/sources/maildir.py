@@ -10,11 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.values import Disposition, Outcome, RawMail
+from daemon.values import Batch, Clock, Disposition, Outcome, RawMail, Received
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[RawMail], Outcome]
+# Files a batch of messages in one transaction (see pipeline.process_batch).
+Handler = Callable[[list[Received]], Batch]
+
+# A batch is at most this many files or about this many bytes: one transaction each, with
+# the files' bytes in memory until it commits.
+BATCH_SIZE = 100
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +61,48 @@ class Maildir:
         os.replace(path, target)
 
 
-def drain(maildir: Maildir, handle: Handler, should_stop: Callable[[], bool]) -> int:
-    """Hand every waiting file to the pipeline; returns how many were handled.
+def drain(maildir: Maildir, handle: Handler, should_stop: Callable[[], bool], clock: Clock) -> int:
+    """Hand every waiting file to the pipeline, a batch at a time; returns how many were
+    handled.
 
     A file moves only after `handle` returns its committed outcome: when `handle` raises (the
-    database is down) the file stays where it is and the error goes to the caller, who retries.
+    database is down) or stops partway, the files left stay where they are and the error goes
+    to the caller, who retries.
     """
     handled = 0
+    batch: list[tuple[Path, Received]] = []
+    size = 0
     for path in maildir.waiting():
         if should_stop():
             break
         try:
             data = path.read_bytes()
-            received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            delivered = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         except FileNotFoundError:
             continue  # another instance took it
-        raw = RawMail(data, f"maildir:{path}", received)
-        outcome = handle(raw)
+        received = _received_at(delivered, clock())
+        batch.append((path, Received(RawMail(data, f"maildir:{path}", received))))
+        size += len(data)
+        if len(batch) >= BATCH_SIZE or size >= BATCH_BYTES:
+            handled += _handle(maildir, handle, batch)
+            batch, size = [], 0
+    if batch and not should_stop():  # on stop the files read stay for the next start
+        handled += _handle(maildir, handle, batch)
+    return handled
+
+
+def _handle(maildir: Maildir, handle: Handler, batch: list[tuple[Path, Received]]) -> int:
+    """File one batch and move its committed files; raise what stopped it, if anything."""
+    done = handle([item for _, item in batch])
+    for (path, _), outcome in zip(batch, done.outcomes, strict=False):
         with contextlib.suppress(FileNotFoundError):  # another instance moved it
             maildir.done(path, outcome)
-        handled += 1
-    return handled
+    if done.error is not None:
+        raise done.error
+    return len(done.outcomes)
+
+
+def _received_at(delivered: datetime, now: datetime) -> datetime:
+    """When the file was delivered (its mtime); `now` if that is in the future, as after a
+    copy that kept another machine's times: a complaint cannot arrive after it is read."""
+    return delivered if delivered <= now else now

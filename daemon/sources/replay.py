@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import mailbox
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.values import RawMail
+from daemon.values import RawMail, Received
 
 
 def is_mbox(path: Path) -> bool:
@@ -62,3 +62,22 @@ def count(paths: Sequence[Path]) -> int:
         else:
             total += 1
     return total
+
+
+# `complaintd replay` files this many messages (or about this many bytes) per transaction.
+BATCH_SIZE = 100
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+def batches(mails: Iterable[RawMail]) -> Iterator[list[Received]]:
+    """`mails` in batches of at most BATCH_SIZE messages or about BATCH_BYTES bytes."""
+    batch: list[Received] = []
+    size = 0
+    for raw in mails:
+        batch.append(Received(raw))
+        size += len(raw.data)
+        if len(batch) >= BATCH_SIZE or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

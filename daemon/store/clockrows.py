@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from daemon import events
+from daemon.clockmoves import Missed, Move
 from daemon.clocks import Allowance, Basis, ClockKind, ClockPlan, ClockState, Unit
-from daemon.store.models import TicketClock, table
+from daemon.store import records
+from daemon.store.models import MissedClock, TicketClock, table
 
 
 def _allowance_json(a: Allowance) -> dict[str, Any]:
@@ -112,3 +115,57 @@ def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
     return session.scalars(
         select(TicketClock).where(TicketClock.ticket_id == ticket_id).order_by(TicketClock.id)
     ).all()
+
+
+def apply(
+    session: Session,
+    ticket_id: int,
+    rows: dict[ClockKind, TicketClock],
+    moved: Sequence[Move],
+) -> None:
+    """Write the clock moves of one transition, with the ledger rows their late stops make."""
+    for m in moved:
+        row = rows.get(m.kind)
+        if row is None:
+            row = save(session, ticket_id, m.state, m.next_action_at)
+            rows[m.kind] = row
+        else:
+            write(row, m.state, m.next_action_at)
+        if m.missed is not None:
+            book_missed(session, ticket_id, m.missed)
+        elif m.settles_breach:
+            settle_breach(session, ticket_id, m.state, m.late_seconds)
+
+
+def book_missed(session: Session, ticket_id: int, m: Missed) -> None:
+    """The one writer of the missed-clock ledger: the row, and its audit entry."""
+    session.add(
+        MissedClock(
+            ticket_id=ticket_id,
+            clock=m.clock.value,
+            rule=m.rule,
+            person=m.person,
+            due_at=m.due_at,
+            breached_at=m.breached_at,
+            overdue_seconds=m.overdue_seconds,
+        )
+    )
+    records.add_event(session, ticket_id, m.breached_at, events.DAEMON, m.event())
+
+
+def settle_breach(session: Session, ticket_id: int, state: ClockState, late: float) -> None:
+    """The breach a sweep recorded gets its final lateness now that the clock stops."""
+    row_id = session.scalar(
+        select(MissedClock.id)
+        .where(
+            MissedClock.ticket_id == ticket_id,
+            MissedClock.clock == state.kind.value,
+            MissedClock.breached_at >= state.started_at,
+        )
+        .order_by(MissedClock.id.desc())
+        .limit(1)
+    )
+    if row_id is not None:
+        session.execute(
+            update(MissedClock).where(MissedClock.id == row_id).values(overdue_seconds=late)
+        )

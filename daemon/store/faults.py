@@ -97,7 +97,9 @@ def unreachable(exc: BaseException) -> bool:
 def answers(store: Store) -> bool:
     """Whether the database answers a trivial query now."""
     try:
-        with store.engine.connect() as conn:
+        # Read-only: asked from inside a batch's transaction, a probe that took SQLite's write
+        # lock would wait on that very transaction.
+        with store.engine.connect().execution_options(read_only=True) as conn:
             conn.execute(text("SELECT 1"))
         return True
     except Exception:  # noqa: BLE001 (any failure means: not now)

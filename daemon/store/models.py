@@ -104,6 +104,11 @@ class Ticket(Base):
     opened_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # What the complaint is about, for counting customers with the same matter (group
+    # complaints): "model|fault" or "matter:phrase"; "" when it names no matter.
+    matter_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+    __table_args__ = (Index("ix_tickets_matter", "matter_key", "opened_at"),)
 
 
 class Message(Base):

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import String, Table, and_, bindparam, func, insert, not_, select, update
 from sqlalchemy.orm import Session
 
+from daemon import events
 from daemon.numbering import format_number
 from daemon.store.models import (
     DIALECT_INSERTS,
@@ -24,7 +25,7 @@ from daemon.store.models import (
     TicketEvent,
     table,
 )
-from daemon.values import InboundMessage, RawMail
+from daemon.values import Assignment, Classification, InboundMessage, RawMail
 
 # The statements every message runs are built once, on tables, with bound parameters: they
 # compile once and skip the ORM, which is most of the cost of filing a message otherwise.
@@ -132,9 +133,65 @@ def next_number(session: Session, prefix: str, period: str, digits: int) -> str:
     return format_number(prefix, period, serial, digits)
 
 
-def insert_ticket(session: Session, values: dict[str, Any]) -> int:
-    ticket_id: int = session.connection().execute(_INSERT_TICKET, values).scalar_one()
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    """A ticket row as filing writes it."""
+
+    number: str
+    status: str
+    customer_id: int
+    subject: str
+    channel: str
+    classification: Classification
+    assignment: Assignment
+    opened_at: datetime
+    matter_key: str = ""
+
+    def columns(self) -> dict[str, Any]:
+        c, a = self.classification, self.assignment
+        return {
+            "number": self.number,
+            "status": self.status,
+            "customer_id": self.customer_id,
+            "subject": self.subject,
+            "language": c.language,
+            "channel": self.channel,
+            "category": c.category,
+            "department": c.department,
+            "severity": c.severity,
+            "major": list(c.major),
+            "evidence": [
+                {"target": e.target, "phrase": e.phrase, "weight": e.weight} for e in c.evidence
+            ],
+            "classified_by": c.source,
+            "handler": a.handler,
+            "handler_email": a.handler_email,
+            "excluded": list(a.excluded),
+            "opened_at": self.opened_at,
+            "updated_at": self.opened_at,
+            "closed_at": None,
+            "matter_key": self.matter_key,
+        }
+
+
+def insert_ticket(session: Session, ticket: NewTicket) -> int:
+    ticket_id: int = session.connection().execute(_INSERT_TICKET, ticket.columns()).scalar_one()
     return ticket_id
+
+
+_SAME_MATTER = select(func.count(func.distinct(_tickets.c.customer_id))).where(
+    _tickets.c.matter_key == bindparam("key"),
+    _tickets.c.opened_at >= bindparam("since"),
+    _tickets.c.customer_id != bindparam("customer"),
+)
+
+
+def others_same_matter(session: Session, key: str, customer_id: int, since: datetime) -> int:
+    """How many other customers opened tickets about this matter since an instant."""
+    if not key:
+        return 0
+    params = {"key": key, "since": since, "customer": customer_id}
+    return int(session.connection().execute(_SAME_MATTER, params).scalar() or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,31 +284,11 @@ def attach_to_ticket(session: Session, message_row: int, ticket_id: int) -> None
     session.execute(update(Message).where(Message.id == message_row).values(ticket_id=ticket_id))
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One audit-trail entry, to be written with add_events."""
-
-    actor: str
-    kind: str
-    detail: dict[str, Any]
-    message_row: int | None = None
-
-
-def add_event(
-    session: Session,
-    ticket_id: int,
-    at: datetime,
-    actor: str,
-    kind: str,
-    detail: dict[str, Any] | None = None,
-    message_row: int | None = None,
+def add_events(
+    session: Session, ticket_id: int, at: datetime, entries: Sequence[events.Entry]
 ) -> None:
-    add_events(session, ticket_id, at, [Event(actor, kind, detail or {}, message_row)])
-
-
-def add_events(session: Session, ticket_id: int, at: datetime, events: Sequence[Event]) -> None:
     """Append entries to a ticket's audit trail in one statement."""
-    if events:
+    if entries:
         session.connection().execute(
             insert(table(TicketEvent)),
             [
@@ -259,13 +296,24 @@ def add_events(session: Session, ticket_id: int, at: datetime, events: Sequence[
                     "ticket_id": ticket_id,
                     "at": at,
                     "actor": e.actor,
-                    "kind": e.kind,
-                    "detail": e.detail,
+                    "kind": e.kind.value,
+                    "detail": e.detail.as_json(),
                     "message_row": e.message_row,
                 }
-                for e in events
+                for e in entries
             ],
         )
+
+
+def add_event(
+    session: Session,
+    ticket_id: int,
+    at: datetime,
+    actor: str,
+    detail: events.Detail,
+    message_row: int | None = None,
+) -> None:
+    add_events(session, ticket_id, at, [events.Entry(actor, detail, message_row)])
 
 
 def link_bounce(

@@ -66,6 +66,16 @@ class Manager:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
+def pings_since(manager: Manager, since: float) -> list[float]:
+    return [at for at in manager.times_of("WATCHDOG=1") if at >= since]
+
+
+def still_pinging(manager: Manager, more: int = 2) -> None:
+    """Until `more` further watchdog pings arrive: the main loop runs on."""
+    seen = len(manager.times_of("WATCHDOG=1"))
+    manager.wait_for("WATCHDOG=1", count=seen + more, timeout=10)
+
+
 @pytest.fixture
 def manager() -> Iterator[Manager]:
     m = Manager()
@@ -106,8 +116,8 @@ def test_watchdog_pings_come_well_within_the_watchdog_time(
     daemon: DaemonProcess, manager: Manager
 ) -> None:
     ready = manager.wait_for("READY=1", timeout=60)
-    time.sleep(6)
-    pings = [at for at in manager.times_of("WATCHDOG=1") if at >= ready]
+    wait_until(lambda: len(pings_since(manager, ready)) >= 5, 10, "five watchdog pings")
+    pings = pings_since(manager, ready)
 
     # systemd kills a service that stays silent for WATCHDOG_USEC; sd_watchdog_enabled(3)
     # advises pinging at half of it. Allow some scheduling slack, never the whole timeout.
@@ -142,7 +152,7 @@ def test_a_reload_with_a_broken_config_answers_ready_and_keeps_running(
     manager.wait_for("READY=1", count=2, timeout=30)
 
     daemon.wait_for_log("reload refused")
-    time.sleep(1.5)
+    still_pinging(manager)
     assert daemon.alive
 
 
@@ -160,7 +170,8 @@ def test_a_reload_whose_templates_cannot_be_read_keeps_the_running_config(
     wait_until(
         lambda: len(manager.times_of("READY=1")) >= 2 or not daemon.alive, 30, "READY or exit"
     )
-    time.sleep(1.5)
+    if daemon.alive:
+        still_pinging(manager)
     assert daemon.alive, f"exited {daemon.proc.returncode}:\n{daemon.output()[-3000:]}"
     changes = [state for state in manager.states() if state != "WATCHDOG=1"]
     assert changes[-1] == "READY=1", changes
@@ -184,6 +195,7 @@ class SilentServer:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self._held: list[socket.socket] = []
+        self._connected = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -194,6 +206,11 @@ class SilentServer:
             except OSError:
                 return
             self._held.append(conn)
+            self._connected.set()
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        """Until a client has connected (and now waits for a greeting that never comes)."""
+        assert self._connected.wait(timeout), "nobody connected to the silent server"
 
     def close(self) -> None:
         self._sock.close()
@@ -230,8 +247,9 @@ timeout_seconds = 30
     )
     try:
         ready = manager.wait_for("READY=1", timeout=60)
-        time.sleep(4)
-        pings = [at for at in manager.times_of("WATCHDOG=1") if at >= ready]
+        silent.wait_connected()
+        wait_until(lambda: len(pings_since(manager, ready)) >= 3, 10, "three watchdog pings")
+        pings = pings_since(manager, ready)
         began = time.monotonic()
         code = daemon.stop(signal.SIGTERM)
         took = time.monotonic() - began

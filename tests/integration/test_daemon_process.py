@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from support import process
+from support.daemon_run import DaemonProcess, wait_until
 from support.harness import write_config
 from support.mail import complaint
 
@@ -25,24 +24,12 @@ def _drop(maildir: Path, data: bytes, name: str) -> Path:
     return final
 
 
-def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
-    proc.send_signal(sig)
-    try:
-        _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"daemon did not stop on {sig}:\n{err}") from None
-    return proc.returncode, err
-
-
 @pytest.fixture
 def daemon(tmp_path, sqlite_url, sink):
     config = write_config(tmp_path, sqlite_url, sink.port)
-    proc = process.start("run", "--config", config)
+    proc = DaemonProcess(config, tmp_path / "complaintd.log")
     yield proc, config, tmp_path / "maildir"
-    if proc.poll() is None:
-        _stop(proc, signal.SIGKILL)
+    proc.kill()
 
 
 def test_a_complaint_dropped_in_the_maildir_is_acknowledged_within_seconds(daemon, sink):
@@ -59,10 +46,10 @@ def test_a_complaint_dropped_in_the_maildir_is_acknowledged_within_seconds(daemo
 def test_an_unreadable_file_in_the_maildir_moves_to_quarantine(daemon, sink):
     proc, config, maildir = daemon
     _drop(maildir, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "1700000001.M2P1.test")
-    deadline = time.monotonic() + 15
     quarantine = maildir / ".quarantine" / "cur"
-    while time.monotonic() < deadline and not (quarantine.exists() and any(quarantine.iterdir())):
-        time.sleep(0.1)
+    wait_until(
+        lambda: quarantine.exists() and any(quarantine.iterdir()), 15, "a file in quarantine"
+    )
     assert len(list(quarantine.iterdir())) == 1
     listing = process.run_json("quarantine", "list", "--json", "--config", config)
     assert [q["reason"] for q in listing] == ["outlook-msg"]
@@ -72,7 +59,8 @@ def test_sigterm_stops_the_daemon_cleanly(daemon, sink):
     proc, _, maildir = daemon
     _drop(maildir, complaint(), "1700000002.M3P1.test")
     sink.wait_for(1, timeout=15)
-    code, err = _stop(proc)
+    code = proc.stop(timeout=20)
+    err = proc.output()
     assert code == 0, err
     assert "complaintd stopped" in err
     assert "Traceback" not in err
@@ -85,13 +73,13 @@ def test_sighup_reloads_the_config_without_a_restart(daemon, sink):
     config.write_text(
         config.read_text().replace('from_name = "客户关爱中心"', 'from_name = "Reloaded Care"')
     )
-    proc.send_signal(signal.SIGHUP)
-    time.sleep(1.5)
+    proc.proc.send_signal(signal.SIGHUP)
+    proc.wait_for_log("config reloaded", timeout=15)
     _drop(maildir, complaint(subject="第二封", sender="li@example.cn"), "1700000004.M5P1.test")
     sink.wait_for(2, timeout=15)
     (second,) = sink.to("li@example.cn")
     assert "Reloaded Care" in second.message["From"]
-    assert proc.poll() is None
+    assert proc.alive
 
 
 def test_a_bad_config_stops_the_start_naming_the_file_and_key(tmp_path):

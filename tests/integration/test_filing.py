@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from support.mail import complaint
 
-from daemon.pipeline import Run
+from daemon.deps import Run
 from daemon.store.models import Message, OutboxMail, Quarantined, Ticket
 from daemon.values import Disposition
 

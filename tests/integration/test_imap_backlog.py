@@ -10,8 +10,8 @@ import pytest
 from dovecot import Mailbox
 from test_imap_source import Running, StatusLog
 
-from daemon.sources.imap import MailboxSettings
-from daemon.values import Checkpoint, Disposition, Outcome, RawMail
+from daemon.sources.imap_settings import MailboxSettings
+from daemon.values import Batch, Checkpoint, Disposition, Outcome, RawMail, Received
 
 BACKLOG = 30_000
 
@@ -34,7 +34,10 @@ class Tally:
         self.done = threading.Event()
         self.expected = 0
 
-    def __call__(self, raw: RawMail, checkpoint: Checkpoint) -> Outcome:
+    def __call__(self, items: list[Received]) -> Batch:
+        return Batch(tuple(self.one(i.raw, i.checkpoint) for i in items if i.checkpoint))
+
+    def one(self, raw: RawMail, checkpoint: Checkpoint) -> Outcome:
         with self.lock:
             self.uids.append(checkpoint.uid)
             self.checkpoint = checkpoint

@@ -134,7 +134,7 @@ def test_file_transport_writes_one_eml_per_mail(tmp_path, sqlite_url, clock):
     )
     harness = Harness(config_path, clock)
     harness.deliver(complaint(sender="ann@example.cn"))
-    transport = make_transport(harness.settings.outbox, harness.settings.smtp)
+    transport = make_transport(harness.settings.outbox, harness.settings.smtp, harness.clock)
     assert isinstance(transport, FileTransport)
     lease = lease_for(harness.settings.smtp)
     asyncio.run(deliver_due(harness.store, transport, harness.settings.outbox, clock, lease))

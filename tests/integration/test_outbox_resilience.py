@@ -24,11 +24,11 @@ from daemon.outbox import ServerWatch, deliver_due, lease_for, make_transport
 from daemon.store import outgoing
 
 OUTAGE_LOG = "mail server failing"
-RECOVERY_LOG = "mail server answering again"
+RECOVERY_LOG = "mail server working again"
 
 
 def _pass(h: Harness, watch: ServerWatch) -> None:
-    transport = make_transport(h.settings.outbox, h.settings.smtp)
+    transport = make_transport(h.settings.outbox, h.settings.smtp, h.clock)
     lease = lease_for(h.settings.smtp)
     asyncio.run(deliver_due(h.store, transport, h.settings.outbox, h.clock, lease, watch=watch))
 

@@ -27,7 +27,7 @@ from support.org import (
 )
 from support.smtp_sink import Received, SmtpSink
 
-from daemon import actions, sweeps
+from daemon import acting, sweeps
 from daemon.lifecycle import Event
 from daemon.store.models import (
     Customer,
@@ -302,7 +302,7 @@ def test_contacting_the_customer_stops_the_ladder(store, sink):
     number = file(store)
     sweep_until(store, local(23, 12, 30))
     assert len(escalations(sink, SERVICE_MANAGER)) == 1
-    actions.act(store.deps, number, Event.CONTACT, "feng_yu", "called the customer", store.clock())
+    acting.act(store.deps, number, Event.CONTACT, "feng_yu", "called the customer", store.clock())
     sweep_until(store, local(24, 18, 0), minutes=5)
     assert escalations(sink, SERVICE_DIRECTOR) == []
     assert escalations(sink, GM) == []
@@ -310,8 +310,8 @@ def test_contacting_the_customer_stops_the_ladder(store, sink):
 
 def test_a_paused_resolution_clock_neither_reminds_nor_escalates(store, sink):
     number = file(store)
-    actions.act(store.deps, number, Event.CONTACT, "feng_yu", "called", store.clock())
-    actions.act(store.deps, number, Event.PAUSE, "feng_yu", "waiting on the factory", store.clock())
+    acting.act(store.deps, number, Event.CONTACT, "feng_yu", "called", store.clock())
+    acting.act(store.deps, number, Event.PAUSE, "feng_yu", "waiting on the factory", store.clock())
     sweep_until(store, local(30, 18, 0), minutes=30)
     assert reminders(sink, HANDLER, "resolution") == []
     assert [e["clock"] for e in events(store, number, "breached")] == []
@@ -323,7 +323,7 @@ def test_a_paused_resolution_clock_neither_reminds_nor_escalates(store, sink):
 def test_resolution_breach_upgrades_the_severity_once(store, sink):
     number = file(store)
     assert store.ticket(number)["classification"]["severity"] == "general"
-    actions.act(store.deps, number, Event.CONTACT, "feng_yu", "called", store.clock())
+    acting.act(store.deps, number, Event.CONTACT, "feng_yu", "called", store.clock())
     done = sweep_until(store, local(27, 18, 0), minutes=30)  # past every resolution step
     assert [a.action for a in done if a.action == "upgrade"] == ["upgrade"]
     assert store.ticket(number)["classification"]["severity"] == "medium"

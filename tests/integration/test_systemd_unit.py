@@ -58,16 +58,6 @@ def test_systemd_rates_the_unit_exposure_as_low(analyze, unit_here):
     assert float(match.group(1)) <= 2.0, result.stdout
 
 
-def test_the_unit_is_a_notify_service_with_a_watchdog_and_its_own_user():
-    settings = _directives(UNIT)
-    assert settings["Type"] == ["notify"]
-    assert settings["WatchdogSec"] and settings["Restart"] == ["on-failure"]
-    assert settings["User"] == ["complaintd"]
-    assert settings["StateDirectory"] == ["complaintd"]
-    assert settings["ConfigurationDirectory"] == ["complaintd"]
-    assert settings["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
-
-
 # --- the daemon talking to a NOTIFY_SOCKET ----------------------------------------------------
 
 
@@ -128,12 +118,3 @@ def test_the_daemon_reports_ready_watchdog_reload_and_stopping(tmp_path, manager
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
-
-
-def _directives(unit: Path) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for line in unit.read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
-            key, value = line.split("=", 1)
-            found.setdefault(key.strip(), []).append(value.strip())
-    return found

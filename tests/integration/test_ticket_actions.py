@@ -17,7 +17,7 @@ from support.org import ADVISOR, STORE_ORG
 from support.smtp_sink import SmtpSink
 
 from daemon import sweeps
-from daemon.actions import ActError, act
+from daemon.acting import ActError, act
 from daemon.lifecycle import Event, InvalidTransition
 from daemon.store.models import MissedClock
 

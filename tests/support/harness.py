@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon import app, config
+from daemon.deps import Deps, Run
 from daemon.outbox import DeliveryReport, deliver_due, lease_for, make_transport
-from daemon.pipeline import Deps, Run, process
+from daemon.pipeline import process
 from daemon.store.models import Message, OutboxMail, Ticket
 from daemon.store.views import ticket_detail
 from daemon.values import Outcome, RawMail
@@ -71,7 +72,7 @@ class Harness:
         return process(RawMail(data, origin, self.clock()), self.deps, run or Run())
 
     def send_outbox(self) -> DeliveryReport:
-        transport = make_transport(self.settings.outbox, self.settings.smtp)
+        transport = make_transport(self.settings.outbox, self.settings.smtp, self.clock)
         lease = lease_for(self.settings.smtp)
         return asyncio.run(
             deliver_due(self.store, transport, self.settings.outbox, self.clock, lease)

@@ -173,12 +173,15 @@ def test_ordinary_complaint_has_no_major_report_clock() -> None:
     assert ClockKind.MAJOR_REPORT not in kinds(facts())
 
 
+DEALER_SCALE = ("general", "medium", "strong", "irrational")
+
+
 def test_raise_level_moves_one_step_up() -> None:
-    assert raise_level("medium", DEFAULTS.severity_scale) == "strong"
+    assert raise_level("medium", DEALER_SCALE) == "strong"
 
 
 def test_raise_level_stops_at_the_top() -> None:
-    assert raise_level("irrational", DEFAULTS.severity_scale) == "irrational"
+    assert raise_level("irrational", DEALER_SCALE) == "irrational"
 
 
 def test_reminder_fractions_outside_zero_and_one_are_refused() -> None:

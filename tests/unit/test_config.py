@@ -96,3 +96,42 @@ def test_unknown_time_zone_is_refused(tmp_path):
     path.write_text('[service]\ntimezone = "Asia/Beijing"\n')
     with pytest.raises(ConfigError, match="unknown time zone"):
         config.load(path)
+
+
+def test_relative_paths_in_dataclass_sections_resolve_against_the_config_folder(tmp_path):
+    path = tmp_path / "etc" / "config.toml"
+    path.parent.mkdir()
+    path.write_text(
+        '[classifier]\nextra_rules = ["local.toml", "/abs/more.toml"]\nmodel = "shop.model"\n'
+        '[[mailboxes]]\nname = "inbox"\nhost = "imap.example.com"\nusername = "u"\n'
+        'password_file = "secrets/imap"\n'
+    )
+    settings = config.load(path)
+    folder = path.parent.resolve()
+    assert settings.classifier.extra_rules == (folder / "local.toml", Path("/abs/more.toml"))
+    assert settings.classifier.model == folder / "shop.model"
+    assert settings.mailboxes[0].password_file == folder / "secrets/imap"
+
+
+def test_calendar_time_zone_is_refused_naming_the_service_key(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[service]\ntimezone = "UTC"\n\n[calendar]\ntimezone = "Asia/Tokyo"\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert str(err.value).startswith(f"{path}:5: [calendar] timezone: no longer read; ")
+    assert "set [service] timezone instead" in str(err.value)
+
+
+def test_deadlines_use_the_service_time_zone(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[service]\ntimezone = "Europe/Berlin"\n')
+    assert config.load(path).calendar.timezone == "Europe/Berlin"
+
+
+def test_clocks_severity_scale_is_refused_naming_the_classifier_key(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[clocks]\nreminders = [0.5]\nseverity_scale = ["low", "high"]\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert str(err.value).startswith(f"{path}:3: [clocks] severity_scale: no longer read; ")
+    assert "set [classifier] severity_scale instead" in str(err.value)

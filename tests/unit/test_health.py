@@ -158,6 +158,38 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
     ]
 
 
+def test_an_outage_told_to_log_each_new_error_logs_a_changed_error_at_its_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = Outage("inbox", logging.getLogger("test.outage"), each_new_error=True)
+    with caplog.at_level(logging.DEBUG, logger="test.outage"):
+        logged = [
+            outage.failed("connection refused", at(0)),
+            outage.failed("connection refused", at(1)),
+            outage.failed("login refused", at(2), level=logging.ERROR),
+            outage.failed("login refused", at(3), level=logging.ERROR),
+        ]
+    loud = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    assert logged == [True, False, True, False]
+    assert loud == [
+        ("WARNING", "inbox failing: connection refused (retrying with backoff)"),
+        ("ERROR", "inbox failing: login refused (retrying with backoff)"),
+    ]
+    assert (outage.since, outage.failures) == (at(0), 4)
+
+
+def test_the_end_of_an_outage_carries_what_the_caller_adds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = Outage("mail server", logging.getLogger("test.outage"))
+    with caplog.at_level(logging.INFO, logger="test.outage"):
+        outage.failed("connection refused", at(0))
+        outage.ok(at(30), "7 mails waiting")
+    assert caplog.records[-1].getMessage() == (
+        "mail server working again after 1 failed attempts (30s): 7 mails waiting"
+    )
+
+
 # --- supervision -----------------------------------------------------------------------------
 
 

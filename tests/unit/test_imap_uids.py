@@ -1,10 +1,10 @@
-"""UID sets for IMAP commands: ranges instead of lists, SEARCH in bounded windows."""
+"""Pure IMAP helpers: UID sets as ranges, SEARCH in bounded windows, reconnect backoff."""
 
 from __future__ import annotations
 
 import pytest
 
-from daemon.sources.imap import search_windows, sequence_set
+from daemon.sources.imap_uids import backoff_delay, search_windows, sequence_set
 
 
 def expand(sequence: str) -> list[int]:
@@ -68,3 +68,9 @@ def test_windows_cover_every_uid_up_to_uidnext_exactly_once() -> None:
     assert covered == list(range(124, 100_000))
     assert all(len(w) == 7_000 for w in closed)
     assert 100_000 - last_low <= 7_000
+
+
+def test_reconnect_delays_double_up_to_the_cap_and_keep_their_jitter() -> None:
+    delays = [backoff_delay(n, initial=2, cap=60, jitter=1.0) for n in range(1, 8)]
+    assert delays == [2, 4, 8, 16, 32, 60, 60]
+    assert backoff_delay(3, initial=2, cap=60, jitter=0.5) == 4

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemon.ladder import escalation_chain, escalation_ladder
 from daemon.route import (
     Absence,
     OrgSettings,
@@ -16,8 +17,6 @@ from daemon.route import (
     RoutingRule,
     assign,
     check_org,
-    escalation_chain,
-    escalation_ladder,
     named_people,
     present,
 )

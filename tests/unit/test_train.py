@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon import train
-from daemon.classify import classify, load_rules
+from daemon import app, config, train
+from daemon.classify import classify
+from daemon.rulefiles import load_rules
 from daemon.train import (
     MAGIC,
     ModelError,
@@ -149,6 +150,15 @@ def test_truncated_model_is_refused(tmp_path: Path) -> None:
 def test_trained_model_plugs_into_classify() -> None:
     result = classify("", "手机没有信号，我要找律师起诉", load_rules(), model=fit(TEXTS, LABELS))
     assert (result.category, result.major) == ("network", ("lawsuit",))
+
+
+def test_the_model_named_in_config_decides_the_daemons_categories(tmp_path: Path) -> None:
+    save_model(fit(TEXTS, LABELS), tmp_path / "shop.model")
+    path = tmp_path / "config.toml"
+    path.write_text('[classifier]\nmodel = "shop.model"\n', encoding="utf-8")
+    triage = app.triage_from_settings(config.load(path))
+    result = triage.classify("", "手机没有信号，上网很慢", earlier_tickets=0)
+    assert (result.category, result.source) == ("network", "shop.model")
 
 
 def test_cocc_cross_validated_macro_f1_beats_a_plain_baseline(corpus_dir: Path) -> None:

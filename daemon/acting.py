@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import clocks, lifecycle, notify, route
-from daemon.clocks import ClockKind, ClockState
+from daemon import clockmoves, clocks, events, lifecycle, notices, notify, route
+from daemon.clocks import ClockKind
+from daemon.deps import Deps
 from daemon.lifecycle import Event, Status
-from daemon.pipeline import Deps
 from daemon.store import clockrows, records
-from daemon.store.models import Customer, MissedClock, Ticket, TicketClock
-from daemon.values import Classification, Notice
+from daemon.store.models import Customer, Ticket, TicketClock
+from daemon.values import Classification
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def act(
             _assign(session, ticket, handler, actor, deps, now)
         if event is Event.MARK_MAJOR and not ticket.major:
             ticket.major = [MARKED_BY_STAFF]
-        records.add_event(session, ticket.id, now, actor, "transition", entry.detail())
+        records.add_event(session, ticket.id, now, actor, events.Transition(entry.detail()))
         changes = _move_clocks(session, ticket, rows, entry.transition, deps, now)
         target = entry.transition.target
         ticket.status = target.value
@@ -129,48 +129,20 @@ def _move_clocks(
     deps: Deps,
     now: datetime,
 ) -> list[ClockChange]:
+    current = {kind: clockrows.state_of(row) for kind, row in rows.items()}
+    plans = {p.kind: p for p in _plans(session, ticket, deps)} if t.start else {}
     calendar = deps.triage.calendar
-    changes: list[ClockChange] = []
-
-    def save(row: TicketClock, state: ClockState) -> None:
-        clockrows.write(row, state, clocks.next_action_at(state, calendar))
-
-    for kind in t.stop:
-        row = rows.get(kind)
-        if row is None or row.stopped_at is not None:
-            continue
-        state = clockrows.state_of(row)
-        stopped = clocks.stop(state, now, calendar)
-        late = clocks.overdue(stopped.state, now, calendar)
-        if stopped.breach is not None:
-            _record_late_stop(session, ticket, stopped.state, stopped.breach, now)
-        elif state.breached_at is not None:
-            _settle_breach(session, ticket, state, late.total_seconds())
-        save(row, stopped.state)
-        changes.append(
-            ClockChange(kind.value, "stopped", stopped.state.due_at, late.total_seconds())
+    moved = clockmoves.moves(t, current, plans, ticket.handler, now, calendar)
+    clockrows.apply(session, ticket.id, rows, moved)
+    return [
+        ClockChange(
+            m.kind.value,
+            m.change,
+            None if m.change == "paused" else m.state.due_at,
+            m.late_seconds,
         )
-    for kind in t.pause:
-        row = rows.get(kind)
-        if row is not None and row.running_since is not None:
-            paused = clocks.pause(clockrows.state_of(row), now, calendar)
-            save(row, paused)
-            changes.append(ClockChange(kind.value, "paused", None))
-    for kind in t.resume:
-        row = rows.get(kind)
-        if row is not None and row.paused_at is not None and row.stopped_at is None:
-            resumed = clocks.resume(clockrows.state_of(row), now, calendar)
-            save(row, resumed)
-            changes.append(ClockChange(kind.value, "resumed", resumed.due_at))
-    if t.start:
-        plans = {p.kind: p for p in _plans(session, ticket, deps)}
-        for kind in t.start:
-            if kind in plans:  # a kind this ticket has no rule for is simply absent
-                started = clocks.start(plans[kind], now, calendar)
-                next_at = clocks.next_action_at(started, calendar)
-                clockrows.save(session, ticket.id, started, next_at)
-                changes.append(ClockChange(kind.value, "started", started.due_at))
-    return changes
+        for m in moved
+    ]
 
 
 def _plans(session: Session, ticket: Ticket, deps: Deps) -> tuple[clocks.ClockPlan, ...]:
@@ -187,54 +159,6 @@ def _plans(session: Session, ticket: Ticket, deps: Deps) -> tuple[clocks.ClockPl
     return deps.triage.plan(c, ticket.channel, tier)
 
 
-def _record_late_stop(
-    session: Session, ticket: Ticket, state: ClockState, breach: clocks.Breach, now: datetime
-) -> None:
-    """Met late before any sweep saw the breach: the ledger row is written now."""
-    session.add(
-        MissedClock(
-            ticket_id=ticket.id,
-            clock=state.kind.value,
-            rule=state.plan.rule,
-            person=ticket.handler,
-            due_at=breach.due_at,
-            breached_at=now,
-            overdue_seconds=breach.overdue.total_seconds(),
-        )
-    )
-    records.add_event(
-        session,
-        ticket.id,
-        now,
-        "complaintd",
-        "breached",
-        {
-            "clock": state.kind.value,
-            "rule": state.plan.rule,
-            "due": breach.due_at.isoformat(),
-            "person": ticket.handler,
-            "overdue_seconds": breach.overdue.total_seconds(),
-            "at_stop": True,
-        },
-    )
-
-
-def _settle_breach(session: Session, ticket: Ticket, state: ClockState, late: float) -> None:
-    """The breach a sweep recorded gets its final lateness now that the clock stops."""
-    row = session.scalar(
-        select(MissedClock)
-        .where(
-            MissedClock.ticket_id == ticket.id,
-            MissedClock.clock == state.kind.value,
-            MissedClock.breached_at >= state.started_at,
-        )
-        .order_by(MissedClock.id.desc())
-        .limit(1)
-    )
-    if row is not None:
-        row.overdue_seconds = late
-
-
 def _assign(
     session: Session, ticket: Ticket, handler: str | None, actor: str, deps: Deps, now: datetime
 ) -> None:
@@ -247,34 +171,27 @@ def _assign(
     if handler in ticket.excluded:
         raise ActError(f"{handler} is named in the complaint and may not handle it")
     ticket.handler, ticket.handler_email = person.key, person.email
-    records.add_event(
-        session,
-        ticket.id,
-        now,
-        actor,
-        "assigned",
-        {"handler": person.key, "inform": [], "rule": f"by {actor}"},
+    assigned = events.Assigned(person.key, (), f"by {actor}")
+    records.add_event(session, ticket.id, now, actor, assigned)
+    body = notices.Assignment(
+        notify.ticket_facts(session, ticket, deps.settings),
+        evidence=tuple(f"{e['target']}: {e['phrase']}" for e in ticket.evidence),
+        major=tuple(str(m) for m in ticket.major),
+        handler=person.key,
+        deadlines=_deadlines(session, ticket, deps),
     )
-    context = notify.ticket_context(session, ticket, deps.settings) | {
-        "evidence": [f"{e['target']}: {e['phrase']}" for e in ticket.evidence],
-        "major": list(ticket.major),
-        "handler": person.key,
-        "deadlines": _deadlines(session, ticket, deps),
-    }
-    notice = Notice(
-        "assignment", deps.settings.service.default_language, person.email, context, ticket.number
-    )
+    notice = body.letter(deps.settings.service.default_language, person.email)
     notify.enqueue(session, notice, ticket.id, "assignment", deps.composer, deps.settings, now)
 
 
-def _deadlines(session: Session, ticket: Ticket, deps: Deps) -> list[str]:
+def _deadlines(session: Session, ticket: Ticket, deps: Deps) -> tuple[str, ...]:
     running = [
         row
         for row in clockrows.of_ticket(session, ticket.id)
         if row.stopped_at is None and row.due_at is not None
     ]
-    return [
-        f"{row.kind}: {notify.local_time(row.due_at, deps.settings.zone)}"
+    return tuple(
+        f"{row.kind}: {notices.local_time(row.due_at, deps.settings.zone)}"
         for row in sorted(running, key=lambda r: r.due_at or r.started_at)
         if row.due_at is not None
-    ]
+    )

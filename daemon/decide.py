@@ -1,0 +1,168 @@
+"""What becomes of a received message nobody has filed yet: ignored, held for review, joined
+to its ticket, or opened as a new complaint. Reads what the database knows about the sender
+and the thread, and returns the decision for daemon.store.filing to write."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from daemon import authres, intake, opening
+from daemon.deps import Deps
+from daemon.matter import matter_key
+from daemon.notices import FollowUp, TicketFacts, local_time
+from daemon.numbering import numbers_in, period_of
+from daemon.opening import Letter
+from daemon.store import filing, records
+from daemon.store.models import Ticket
+from daemon.values import InboundMessage, MailKind, RawMail
+
+
+def decide(
+    session: Session, msg: InboundMessage, raw: RawMail, deps: Deps, now: datetime, mail: bool
+) -> filing.Decision:
+    """What becomes of a message nobody has filed yet: which ticket, if any, it opens or joins."""
+    if msg.kind is not MailKind.PERSONAL:
+        return filing.Ignore(msg.kind.value)
+    if msg.sender == deps.settings.outbox.from_address.lower():
+        return filing.Ignore("own-mail")
+    ticket = records.thread_ticket(
+        session,
+        numbers_in(msg.subject, deps.settings.tickets.prefix),
+        (*msg.in_reply_to, *msg.references),
+    )
+    forged = _forged(msg, raw, deps)
+    if forged is not None:
+        return filing.Hold(ticket, "dmarc-fail", forged)
+    if ticket is not None:
+        # Naming a ticket is not enough to join it: its numbers are sequential and the
+        # Message-IDs it quotes travel in every reply. Only its parties join.
+        role, why = party(session, ticket, msg.sender, deps)
+        if role is None:
+            return filing.Hold(ticket, why, _hold_detail(why, msg, ticket))
+        return join(session, ticket, msg, role, deps, mail)
+    if deps.triage.staff_key(msg.sender) is not None:
+        # Staff write to the intake address about tickets, or their robots answer our
+        # notices: neither is a customer's complaint.
+        return filing.Ignore("staff-mail")
+    window = deps.triage.repeat_body_window
+    if window and records.repeats_body(session, msg.sender, msg.subject, msg.text, now - window):
+        # The same mail again from the same sender: a robot answering ours with a fixed
+        # subject and text, or a complaint sent twice. Recorded; nothing opened or sent.
+        return filing.Ignore("repeat-body")
+    return open_ticket(session, msg, deps, now, mail)
+
+
+def _forged(msg: InboundMessage, raw: RawMail, deps: Deps) -> str | None:
+    """Why our own receiving servers say the From is forged (DMARC failed); None otherwise."""
+    trusted = deps.settings.tickets.trusted_authserv_ids
+    if not trusted:
+        return None
+    domain = msg.sender.rpartition("@")[2]
+    return authres.dmarc_failure(authres.header_values(raw.data), trusted, domain)
+
+
+def party(session: Session, ticket: Ticket, sender: str, deps: Deps) -> tuple[str | None, str]:
+    """What the sender is to the ticket ("staff", "customer"), or None and why not."""
+    person = deps.triage.staff_key(sender)
+    if person is not None:
+        # The employee a complaint is about never handles it, nor writes on it.
+        return (None, "excluded-staff") if person in ticket.excluded else ("staff", "")
+    if records.is_customer_address(session, ticket, sender):
+        return "customer", ""
+    return None, "not-a-party"
+
+
+def _hold_detail(why: str, msg: InboundMessage, ticket: Ticket) -> str:
+    if why == "excluded-staff":
+        return f"{msg.sender} is named in {ticket.number}"
+    return f"{msg.sender} is neither the customer of {ticket.number} nor staff"
+
+
+def join(
+    session: Session,
+    ticket: Ticket,
+    msg: InboundMessage,
+    role: str,
+    deps: Deps,
+    mail: bool,
+    reason: str = "",
+) -> filing.Join:
+    """A message joins its ticket; its handler is told who wrote ("customer", "staff", or
+    "released": a held message someone reviewed)."""
+    if not (mail and ticket.handler_email and ticket.handler_email != msg.sender):
+        return filing.Join(ticket, role, reason)
+    customer = records.ticket_customer(session, ticket)
+    facts = _facts(ticket.number, msg, ticket.category, ticket.department, ticket.severity,
+                   ticket.opened_at, deps, customer.address, customer.name)  # fmt: skip
+    body = FollowUp(facts, msg.sender, role)
+    notice = body.letter(deps.settings.service.default_language, ticket.handler_email)
+    return filing.Join(ticket, role, reason, Letter("followup", notice))
+
+
+def open_ticket(
+    session: Session, msg: InboundMessage, deps: Deps, now: datetime, mail: bool
+) -> filing.Open:
+    """A new complaint: classified, assigned, numbered, its opening decided."""
+    triage, settings = deps.triage, deps.settings
+    customer = records.customer_for(session, msg.sender, msg.sender_name, now)
+    since = now - timedelta(days=triage.repeat_window_days)
+    earlier = records.recent_tickets(session, customer.id, since, msg.subject, msg.text)
+    c = triage.classify(msg.subject, msg.text, earlier)
+    t = settings.tickets
+    matter = matter_key(msg.subject, msg.text, c, t.vehicle_models, t.matters)
+    others = records.others_same_matter(session, matter, customer.id, since)
+    if others:
+        c = triage.classify(msg.subject, msg.text, earlier, others)
+    a = triage.assign(c, "email", intake.written_text(msg), now)
+    period = period_of(now.astimezone(settings.zone))
+    number = records.next_number(session, t.prefix, period, t.serial_digits)
+    facts = _facts(number, msg, c.category, c.department, c.severity, now, deps)
+    answer_to = msg.answer_address(t.answer_reply_to)
+    decided = opening.decide(
+        c,
+        a,
+        triage.plan(c, "email", customer.tier),
+        c.is_major and triage.reports_major(a),
+        facts,
+        opening.Mail(answer_to, msg.message_id, msg.references),
+        opening.Policy(
+            triage.calendar,
+            settings.zone,
+            settings.service.default_language,
+            mail,
+            triage.promise,
+        ),
+        now,
+    )
+    status = decided.status.value
+    ticket = records.NewTicket(number, status, customer.id, msg.subject, "email", c, a, now, matter)
+    return filing.Open(ticket, decided)
+
+
+def _facts(
+    number: str,
+    msg: InboundMessage,
+    category: str,
+    department: str,
+    severity: str,
+    opened_at: datetime,
+    deps: Deps,
+    customer: str | None = None,
+    customer_name: str | None = None,
+) -> TicketFacts:
+    """What the notices about a message's ticket say: the message as written, the ticket's
+    classification, and the customer (the sender, unless the ticket names another)."""
+    return TicketFacts(
+        ticket=number,
+        subject=msg.subject,
+        customer=msg.sender if customer is None else customer,
+        customer_name=msg.sender_name if customer_name is None else customer_name,
+        text=msg.text,
+        category=category,
+        department=department,
+        severity=severity,
+        opened_at=local_time(opened_at, deps.settings.zone),
+        service_name=deps.settings.outbox.from_name,
+    )

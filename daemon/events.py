@@ -1,0 +1,244 @@
+"""The audit trail's vocabulary: each kind of entry and the typed detail it carries.
+
+The ticket_events table is append-only and its JSON is read back by `tickets show`: each
+detail writes the same keys, in the same order, under the same kind string it always has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Protocol
+
+from daemon.values import Assignment, Classification, Delegation
+
+# Who the daemon's own entries are written by.
+DAEMON = "complaintd"
+
+
+class Kind(StrEnum):
+    OPENED = "opened"
+    CLASSIFIED = "classified"
+    DELEGATED = "delegated"
+    EXCLUDED = "excluded"
+    ASSIGNED = "assigned"
+    TRANSITION = "transition"
+    FOLLOWUP = "followup"
+    HELD = "held"
+    HELD_RELEASED = "held-released"
+    HELD_DROPPED = "held-dropped"
+    DELIVERY_FAILED = "delivery-failed"
+    REMINDED = "reminded"
+    BREACHED = "breached"
+    SEVERITY_UPGRADED = "severity-upgraded"
+    ESCALATED = "escalated"
+
+
+class Detail(Protocol):
+    kind: ClassVar[Kind]
+
+    def as_json(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit-trail entry, to be appended by the store."""
+
+    actor: str
+    detail: Detail
+    message_row: int | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return self.detail.kind
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    kind: ClassVar[Kind] = Kind.OPENED
+    subject: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"subject": self.subject}
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    kind: ClassVar[Kind] = Kind.CLASSIFIED
+    c: Classification
+
+    def as_json(self) -> dict[str, object]:
+        c = self.c
+        return {
+            "category": c.category,
+            "department": c.department,
+            "severity": c.severity,
+            "major": list(c.major),
+            "source": c.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Delegated:
+    kind: ClassVar[Kind] = Kind.DELEGATED
+    d: Delegation
+    notice: str = ""  # the template a sweep mailed the deputy; "" when assigning
+
+    def as_json(self) -> dict[str, object]:
+        d = self.d
+        out: dict[str, object] = {"absent": d.absent, "deputy": d.deputy, "reason": d.reason}
+        if self.notice:
+            out["for"] = self.notice
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    kind: ClassVar[Kind] = Kind.EXCLUDED
+    people: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"people": list(self.people)}
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    kind: ClassVar[Kind] = Kind.ASSIGNED
+    handler: str
+    inform: tuple[str, ...]
+    rule: str
+
+    @classmethod
+    def of(cls, a: Assignment) -> Assigned:
+        return cls(a.handler, a.inform, a.rule)
+
+    def as_json(self) -> dict[str, object]:
+        return {"handler": self.handler, "inform": list(self.inform), "rule": self.rule}
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    kind: ClassVar[Kind] = Kind.TRANSITION
+    detail: dict[str, object]  # lifecycle.Entry.detail(): the state machine owns its shape
+
+    def as_json(self) -> dict[str, object]:
+        return self.detail
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    kind: ClassVar[Kind] = Kind.FOLLOWUP
+    role: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"role": self.role}
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    kind: ClassVar[Kind] = Kind.HELD
+    held: int
+    reason: str
+    sender: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"held": self.held, "reason": self.reason, "sender": self.sender}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReleased(Held):
+    kind: ClassVar[Kind] = Kind.HELD_RELEASED
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDropped(Held):
+    kind: ClassVar[Kind] = Kind.HELD_DROPPED
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailed:
+    kind: ClassVar[Kind] = Kind.DELIVERY_FAILED
+    to: str
+    mail: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"to": self.to, "mail": self.mail}
+
+
+@dataclass(frozen=True, slots=True)
+class Reminded:
+    kind: ClassVar[Kind] = Kind.REMINDED
+    clock: str
+    rule: str
+    fraction: float
+    due: datetime
+    to: tuple[str, ...]  # person keys
+    emails: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "clock": self.clock,
+            "rule": self.rule,
+            "fraction": self.fraction,
+            "due": self.due.isoformat(),
+            "to": list(self.to),
+            "emails": list(self.emails),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Breached:
+    kind: ClassVar[Kind] = Kind.BREACHED
+    clock: str
+    rule: str
+    due: datetime
+    person: str
+    overdue_seconds: float
+    at_stop: bool = False  # met late before any sweep saw the breach
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "clock": self.clock,
+            "rule": self.rule,
+            "due": self.due.isoformat(),
+            "person": self.person,
+            "overdue_seconds": self.overdue_seconds,
+        }
+        if self.at_stop:
+            out["at_stop"] = True
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityUpgraded:
+    kind: ClassVar[Kind] = Kind.SEVERITY_UPGRADED
+    before: str
+    after: str
+    clock: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"from": self.before, "to": self.after, "clock": self.clock}
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    kind: ClassVar[Kind] = Kind.ESCALATED
+    clock: str
+    rule: str
+    step: int
+    to: tuple[str, ...]
+    copies: tuple[str, ...]
+    emails: tuple[str, ...]
+    overdue_seconds: float
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "clock": self.clock,
+            "rule": self.rule,
+            "step": self.step,
+            "to": list(self.to),
+            "copies": list(self.copies),
+            "emails": list(self.emails),
+            "overdue_seconds": self.overdue_seconds,
+        }

@@ -1,0 +1,116 @@
+"""Opening a ticket, decided without a database: state, clocks, audit entries and notices."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon import events
+from daemon.clocks import ClockKind, ClockPlan, ClockSettings, TicketFacts, plan_clocks
+from daemon.lifecycle import Status
+from daemon.notices import TicketFacts as NoticeFacts
+from daemon.opening import Mail, Opening, Policy, decide
+from daemon.values import Assignment, Classification, Delegation, Evidence
+from daemon.workdays import BusinessCalendar, CalendarSettings
+
+SH = ZoneInfo("Asia/Shanghai")
+CAL = BusinessCalendar.from_settings(CalendarSettings())
+NOW = datetime(2025, 9, 15, 9, 0, tzinfo=SH)  # a Monday without holidays
+FACTS = NoticeFacts(
+    "TS-202509-0001", "刹车异响", "a@example.cn", "张伟", "刹车异响", "service",
+    "after_sales", "general", "2025-09-15 09:00", "客户关爱中心",
+)  # fmt: skip
+MAIL = Mail("a@example.cn", "c1@client.example", ("c0@client.example",))
+
+
+def _promise(due: dict[ClockKind, datetime], now: datetime) -> datetime:
+    return min(due.values(), default=now + timedelta(hours=2))
+
+
+def _policy(send_mail: bool = True) -> Policy:
+    return Policy(CAL, SH, "zh-CN", send_mail, _promise)
+
+
+def _plans(major: bool = False) -> tuple[ClockPlan, ...]:
+    return plan_clocks(
+        TicketFacts("email", "service", "general", "standard", major), ClockSettings()
+    )
+
+
+def _c(major: tuple[str, ...] = ()) -> Classification:
+    evidence = (Evidence("category:service", "态度", 1.0),)
+    return Classification("service", "after_sales", "general", major, evidence, "zh-CN")
+
+
+HANDLED = Assignment("feng_yu", "feng.yu@dealer.example", ("care@dealer.example",), (), rule="r")
+NOBODY = Assignment("", "", (), ())
+
+
+def _open(
+    a: Assignment, major: tuple[str, ...] = (), reported: bool = False, **kw: bool
+) -> Opening:
+    return decide(_c(major), a, _plans(bool(major)), reported, FACTS, MAIL, _policy(**kw), NOW)
+
+
+def test_an_unassigned_ticket_stays_new_without_a_first_contact_clock() -> None:
+    opened = _open(NOBODY)
+    assert opened.status is Status.NEW
+    assert ClockKind.FIRST_CONTACT not in {state.kind for state, _ in opened.clocks}
+
+
+def test_an_assigned_ticket_starts_its_first_contact_clock() -> None:
+    opened = _open(HANDLED)
+    assert opened.status is Status.ASSIGNED
+    assert ClockKind.FIRST_CONTACT in {state.kind for state, _ in opened.clocks}
+
+
+def test_the_customer_is_acknowledged_the_handler_assigned_and_the_rest_informed() -> None:
+    letters = [(x.kind, x.notice.recipient) for x in _open(HANDLED).letters]
+    assert letters == [
+        ("acknowledgement", "a@example.cn"),
+        ("assignment", "feng.yu@dealer.example"),
+        ("inform", "care@dealer.example"),
+    ]
+
+
+def test_the_acknowledgement_answers_the_customers_message_and_promises_the_first_deadline() -> (
+    None
+):
+    ack = _open(HANDLED).letters[0].notice
+    assert (ack.in_reply_to, ack.references, ack.auto_reply) == (
+        "c1@client.example",
+        ("c0@client.example",),
+        True,
+    )
+    assert ack.context["reply_by"] == "2025-09-15 11:00"  # first contact: 2 working hours
+
+
+def test_a_backfill_decides_the_same_ticket_but_no_mail() -> None:
+    assert _open(HANDLED, send_mail=False).letters == ()
+    assert _open(HANDLED, send_mail=False).clocks == _open(HANDLED).clocks
+
+
+def test_a_major_complaint_the_general_manager_is_told_of_stops_its_report_clock() -> None:
+    opened = _open(HANDLED, major=("media",), reported=True)
+    (report,) = [state for state, _ in opened.clocks if state.kind is ClockKind.MAJOR_REPORT]
+    assert report.stopped_at == NOW
+    deadlines = opened.letters[1].notice.context["deadlines"]
+    assert "first_contact" in str(deadlines)
+    assert "major_report" not in str(deadlines)
+
+
+def test_the_audit_trail_records_classification_delegation_exclusion_assignment_then_moves() -> (
+    None
+):
+    a = Assignment(
+        "feng_yu", "f@x.example", (), ("li_na",), (Delegation("wu", "feng_yu", "leave"),)
+    )
+    kinds = [e.kind for e in _open(a).events]
+    assert kinds == [
+        events.Kind.CLASSIFIED,
+        events.Kind.DELEGATED,
+        events.Kind.EXCLUDED,
+        events.Kind.ASSIGNED,
+        events.Kind.TRANSITION,
+        events.Kind.TRANSITION,
+    ]

@@ -167,7 +167,7 @@ def main() -> None:
         floor_s, floor_peak, _ = run_child(
             [sys.executable, "-c", FLOOR, str(full), str(base / "floor.db")]
         )
-        small_s, small_peak, small_report = replay(small, base / "replay-small")
+        small_s, small_peak, _small_report = replay(small, base / "replay-small")
         replay_s, replay_peak, report = replay(full, base / "replay-full")
         assert report["filed"] == n, report
 

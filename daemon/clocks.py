@@ -474,7 +474,7 @@ def decide(state: ClockState, now: datetime, calendar: BusinessCalendar) -> Deci
         due = [(f, at) for f, at in _reminder_times(state, calendar) if at <= now]
         if due:
             # After an outage only the latest reminder goes out; the earlier ones are moot.
-            fraction, at = due[-1]
+            fraction, _at = due[-1]
             actions.append(Remind(fraction, state.due_at))
             sent = state.reminders_sent + tuple(f for f, _ in due)
             after = replace(after, reminders_sent=tuple(sorted(sent)))

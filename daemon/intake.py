@@ -572,7 +572,7 @@ def _embedded(part: Message, inner: Message, depth: int, walk: _Walk) -> None:
 def _serialised(msg: Message) -> bytes:
     try:
         return msg.as_bytes()
-    except Exception:  # re-serialising a broken message can fail; its text is kept anyway
+    except Exception:  # noqa: BLE001 (re-serialising a broken message can fail; its text is kept anyway)
         return b""
 
 

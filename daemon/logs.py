@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import ClassVar
 
 
 class _JournalFormatter(logging.Formatter):
     """journald reads the syslog priority from a <N> prefix and stamps the time itself."""
 
-    _PRIORITY = {
+    _PRIORITY: ClassVar[dict[int, int]] = {
         logging.DEBUG: 7,
         logging.INFO: 6,
         logging.WARNING: 4,

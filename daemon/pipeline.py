@@ -143,7 +143,7 @@ def _file_one(
         return refusal.after_conflict(session, msg, raw, p.sha256, exc, deps, run), exc
     except DBAPIError as exc:
         return refusal.after_database_error(session, p.ident, raw, p.sha256, exc, deps, run), exc
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (a fault of our own code quarantines the message)
         return refusal.after_failure(session, p.ident, raw, p.sha256, exc, deps, run), exc
 
 

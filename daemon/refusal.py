@@ -101,7 +101,7 @@ def after_failure(
     session: Session, ident: str, raw: RawMail, sha256: str, exc: Exception, deps: Deps, run: Run
 ) -> Outcome:
     """A fault of our own code while filing: logged with its traceback, the message kept."""
-    log.exception("%s could not be filed", ident)
+    log.error("%s could not be filed", ident, exc_info=exc)
     detail = f"{type(exc).__name__}: {exc}"
     return quarantine_in(session, raw, sha256, "filing-error", detail, deps, run)
 

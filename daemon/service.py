@@ -99,7 +99,7 @@ class Worker:
             self._health.busy(self.name, self.kind, self._clock())
             try:
                 await self._job()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any fault of a job, the database's included, is retried)
                 at = self._clock()
                 self._health.failing(self.name, self.kind, at, describe(exc))
                 _report_failure(exc, self._outage, self._database, at)
@@ -138,7 +138,7 @@ async def supervise(
             if stop.is_set():
                 return
             error, trace = "ended on its own", None
-        except Exception as exc:  # the database's errors included
+        except Exception as exc:  # noqa: BLE001 (the database's errors included)
             error, trace = describe(exc), exc
         health.failing(name, kind, clock(), error, connected=False)
         if time.monotonic() - began > retry_max:
@@ -241,7 +241,7 @@ class Daemon:
             # Everything the new config needs is built before the running one is stopped.
             settings = config.load(self._path)
             deps = await asyncio.to_thread(self._prepare, settings)
-        except Exception as exc:  # a bad config, unreadable templates, a database gone
+        except Exception as exc:  # noqa: BLE001 (a bad config, unreadable templates, a database gone)
             log.error("reload refused, keeping the running config: %s", exc)
             sdnotify.notify("READY=1")
             return
@@ -270,7 +270,7 @@ class Daemon:
         sources = self._health.snapshot()
         try:
             await asyncio.to_thread(mailboxes.save_health, deps.store, sources, self._clock())
-        except Exception as exc:  # never let the report of a fault become one
+        except Exception as exc:  # noqa: BLE001 (never let the report of a fault become one)
             _report_failure(exc, self._reporting, self._database, self._clock())
             return
         at = self._clock()

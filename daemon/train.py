@@ -259,6 +259,6 @@ def load_model(path: Path) -> TrainedModel:
         )
     try:
         pipeline = pickle.loads(data[line_end + 1 :])
-    except Exception as exc:  # unpickling raises whatever the payload's classes raise
+    except Exception as exc:  # noqa: BLE001 (unpickling raises whatever the payload's classes raise)
         raise ModelError(f"{path}: damaged model file ({exc}); train the model again") from None
     return TrainedModel(pipeline, header, Path(path).name)

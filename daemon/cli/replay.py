@@ -51,7 +51,7 @@ def _replay(args: argparse.Namespace) -> int:
     store = app.open_store(settings)
     deps = app.build(settings, store)
     run = Run(send_mail=not args.no_mail)
-    counts: Counter[str] = Counter({key: 0 for key in _KEYS.values()})
+    counts: Counter[str] = Counter(dict.fromkeys(_KEYS.values(), 0))
     reasons: Counter[str] = Counter()
     total = replay.count(args.paths) if sys.stderr.isatty() else None
     with tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar:

@@ -75,7 +75,7 @@ async def run_in_thread(
         error: BaseException | None = None
         try:
             worker.run()
-        except BaseException as exc:  # reported to the awaiting task, not swallowed
+        except BaseException as exc:  # noqa: BLE001 (reported to the awaiting task, not swallowed)
             error = exc
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, error)

@@ -161,14 +161,14 @@ class _Worker:
         while not self._stopping.is_set():
             try:
                 self._session()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any fault ends only the session, which is retried)
                 if self._stopping.is_set():
                     break  # errors while being stopped are ours, not the server's
                 delay = self.s.retry_max_seconds
                 try:
                     self._failed(exc)
                     delay = self._next_delay(exc)
-                except Exception:  # noqa: BLE001 (reporting a failure must not end the thread)
+                except Exception:
                     log.exception("%s: could not report a failure", self.s.name)
                 self._stopping.wait(delay)
 

@@ -237,24 +237,24 @@ def store_message(
     """Record a received message with its raw bytes and attachments; returns its row id."""
     values = fitted(
         _messages,
-        dict(
-            ticket_id=ticket_id,
-            dedupe_key=msg.dedupe_key,
-            message_id=msg.message_id,
-            sha256=msg.sha256,
-            sender=msg.sender,
-            sender_name=msg.sender_name,
-            subject=msg.subject,
-            text=msg.text,
-            kind=msg.kind.value,
-            disposition=disposition,
-            reason=reason,
-            notes=list(msg.notes),
-            origin=raw.origin,
-            sent_at=msg.sent_at,
-            received_at=raw.received_at,
-            raw=raw.data,
-        ),
+        {
+            "ticket_id": ticket_id,
+            "dedupe_key": msg.dedupe_key,
+            "message_id": msg.message_id,
+            "sha256": msg.sha256,
+            "sender": msg.sender,
+            "sender_name": msg.sender_name,
+            "subject": msg.subject,
+            "text": msg.text,
+            "kind": msg.kind.value,
+            "disposition": disposition,
+            "reason": reason,
+            "notes": list(msg.notes),
+            "origin": raw.origin,
+            "sent_at": msg.sent_at,
+            "received_at": raw.received_at,
+            "raw": raw.data,
+        },
     )
     conn = session.connection()
     row_id: int = conn.execute(_INSERT_MESSAGE, values).scalar_one()

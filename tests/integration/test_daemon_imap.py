@@ -397,7 +397,7 @@ def test_sigkill_at_random_moments_loses_no_message_and_no_acknowledgement(
             for start in range(0, CRASH_MESSAGES, 25):
                 mailbox.append_many(planted[start : start + 25])
                 time.sleep(pauses.uniform(0.05, 0.4))
-        except BaseException as exc:  # reported by the test thread
+        except BaseException as exc:  # noqa: BLE001 (reported by the test thread)
             failures.append(exc)
         finally:
             appended.set()

@@ -33,7 +33,7 @@ def daemon(tmp_path, sqlite_url, sink):
 
 
 def test_a_complaint_dropped_in_the_maildir_is_acknowledged_within_seconds(daemon, sink):
-    proc, _, maildir = daemon
+    _proc, _, maildir = daemon
     _drop(maildir, complaint(sender="wang@example.cn"), "1700000000.M1P1.test")
     (ack,) = sink.wait_for(1, timeout=15)
     assert ack.rcpt_tos == ["wang@example.cn"]
@@ -44,7 +44,7 @@ def test_a_complaint_dropped_in_the_maildir_is_acknowledged_within_seconds(daemo
 
 
 def test_an_unreadable_file_in_the_maildir_moves_to_quarantine(daemon, sink):
-    proc, config, maildir = daemon
+    _proc, config, maildir = daemon
     _drop(maildir, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "1700000001.M2P1.test")
     quarantine = maildir / ".quarantine" / "cur"
     wait_until(

@@ -641,7 +641,7 @@ def test_a_wrong_password_on_one_mailbox_does_not_delay_another(
     status.wait_for("fetched", good.user)
     appended = time.monotonic()
     good.append(complaint(subject="for the good mailbox"))
-    (handled,) = ledger.wait_for(1, mailbox=good.user, timeout=2.0)
+    (_handled,) = ledger.wait_for(1, mailbox=good.user, timeout=2.0)
     assert time.monotonic() - appended < 2.0
     wait_until(lambda: logged(caplog, f"{bad.user}: mailbox still failing"))  # the bad one retried
     (error,) = status.of("failed", bad.user)
@@ -730,7 +730,7 @@ class FakeEntra:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 base = f"https://127.0.0.1:{outer.port}/{tenant}"
                 if self.path != f"/{tenant}/v2.0/.well-known/openid-configuration":
                     return self._send(404, {"error": "not_found"})
@@ -742,8 +742,9 @@ class FakeEntra:
                         "token_endpoint": f"{base}/oauth2/v2.0/token",
                     },
                 )
+                return None
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = parse_qs(self.rfile.read(length).decode())
                 outer.requests.append(form)
@@ -756,6 +757,7 @@ class FakeEntra:
                         },
                     )
                 self._send(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+                return None
 
             def _send(self, code: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

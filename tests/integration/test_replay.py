@@ -106,7 +106,7 @@ def _wait_for_rows(db_url: str, rows: int, proc) -> None:
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             keys, quarantined = _recorded(db_url)
-        except Exception:  # the schema is still being created
+        except Exception:  # noqa: BLE001 (the schema is still being created)
             keys, quarantined = set(), set()
         if len(keys) + len(quarantined) >= rows:
             return

@@ -4,6 +4,7 @@ supervised worker restarted after it dies."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -213,7 +214,7 @@ def test_a_worker_that_dies_is_restarted_with_capped_backoff_until_stop() -> Non
     asyncio.run(main())
 
     assert len(calls) == 3
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert all(0.9 < gap < 1.5 for gap in gaps), gaps  # 1 s, then capped at 1 s
     state = health.get("box")
     assert state is not None and state.last_error == "RuntimeError: thread died"

@@ -488,7 +488,7 @@ def test_check_catches_an_absence_of_an_unknown_person() -> None:
 
 
 def test_check_catches_an_absence_without_a_utc_offset() -> None:
-    naive = Absence("zheng_hao", datetime(2026, 5, 1), datetime(2026, 5, 8), "sun_wei")
+    naive = Absence("zheng_hao", datetime(2026, 5, 1), datetime(2026, 5, 8), "sun_wei")  # noqa: DTZ001 (a naive time on purpose)
     (problem,) = problems_with(absences=(naive,))
     assert problem.startswith("[[org.absences]] #1 (zheng_hao): start and end need a UTC offset")
 

@@ -208,7 +208,7 @@ def test_results_are_in_the_calendars_zone() -> None:
 
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
-        CAL.add_working_minutes(datetime(2025, 9, 15, 9, 0), 10)
+        CAL.add_working_minutes(datetime(2025, 9, 15, 9, 0), 10)  # noqa: DTZ001 (a naive time on purpose)
 
 
 def test_negative_working_time_is_refused() -> None:
@@ -218,8 +218,11 @@ def test_negative_working_time_is_refused() -> None:
 
 # -- properties -----------------------------------------------------------------------------------
 
+# Hypothesis takes naive bounds and attaches the zone itself.
 instants = st.datetimes(
-    min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(SH)
+    min_value=datetime(2025, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2026, 12, 31),  # noqa: DTZ001
+    timezones=st.just(SH),
 )
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +20,10 @@ class Commands(Protocol):
     `complaintd tickets` that several modules add actions to (what add_subparsers returns)."""
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
+
+
+# What a sub-command runs: its parsed arguments in, an exit code out.
+Handler = Callable[[argparse.Namespace], int]
 
 
 class CommandError(Exception):
@@ -65,6 +70,27 @@ class _Renamed(argparse.Action):
     ) -> None:
         print(f"complaintd: {option_string} is deprecated; use {self.new}", file=sys.stderr)
         setattr(namespace, self.dest, values)
+
+
+def add_list_and_show(
+    group: Any,
+    parent: list[argparse.ArgumentParser],
+    handlers: tuple[Handler, Handler],
+    listed: str,
+    shown: str,
+    all_help: str,
+) -> None:
+    """`list [--all] [--json]` and `show ID [--raw] [--json]`: the review of kept messages."""
+    on_list, on_show = handlers
+    listing = group.add_parser("list", parents=parent, help=listed)
+    listing.add_argument("--all", action="store_true", help=all_help)
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=on_list)
+    one = group.add_parser("show", parents=parent, help=shown)
+    one.add_argument("id", type=int)
+    one.add_argument("--raw", action="store_true", help="write the raw bytes to stdout")
+    one.add_argument("--json", action="store_true", help="machine-readable output")
+    one.set_defaults(handler=on_show)
 
 
 def config_path(args: argparse.Namespace) -> tuple[Path, bool]:

@@ -12,6 +12,7 @@ from daemon import app
 from daemon.cli.common import (
     CommandError,
     Commands,
+    add_list_and_show,
     config_option,
     emit_json,
     load_settings,
@@ -28,15 +29,14 @@ def register(sub: Commands) -> None:
         "held", help="messages that named a ticket their sender is no party of, or were forged"
     )
     h_sub = held.add_subparsers(dest="held_command", required=True, metavar="ACTION")
-    h_list = h_sub.add_parser("list", parents=parent, help="messages waiting for review")
-    h_list.add_argument("--all", action="store_true", help="include released and dropped ones")
-    h_list.add_argument("--json", action="store_true", help="machine-readable output")
-    h_list.set_defaults(handler=_list)
-    h_show = h_sub.add_parser("show", parents=parent, help="one held message")
-    h_show.add_argument("id", type=int)
-    h_show.add_argument("--raw", action="store_true", help="write the raw bytes to stdout")
-    h_show.add_argument("--json", action="store_true", help="machine-readable output")
-    h_show.set_defaults(handler=_show)
+    add_list_and_show(
+        h_sub,
+        parent,
+        (_list, _show),
+        listed="messages waiting for review",
+        shown="one held message",
+        all_help="include released and dropped ones",
+    )
     for name, what, handler in (
         ("release", "file it onto the ticket it names (or as a new complaint)", _release),
         ("drop", "keep it off every ticket for good (the row stays)", _drop),

@@ -10,6 +10,7 @@ from daemon import app
 from daemon.cli.common import (
     CommandError,
     Commands,
+    add_list_and_show,
     config_option,
     emit_json,
     load_settings,
@@ -38,15 +39,14 @@ def register(sub: Commands, t_sub: Commands) -> None:
 
     quarantine = sub.add_parser("quarantine", help="messages that could not be filed")
     q_sub = quarantine.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
-    q_list = q_sub.add_parser("list", parents=parent, help="held messages")
-    q_list.add_argument("--all", action="store_true", help="include released ones")
-    q_list.add_argument("--json", action="store_true", help="machine-readable output")
-    q_list.set_defaults(handler=_quarantine_list)
-    q_show = q_sub.add_parser("show", parents=parent, help="one held message")
-    q_show.add_argument("id", type=int)
-    q_show.add_argument("--raw", action="store_true", help="write the raw bytes to stdout")
-    q_show.add_argument("--json", action="store_true", help="machine-readable output")
-    q_show.set_defaults(handler=_quarantine_show)
+    add_list_and_show(
+        q_sub,
+        parent,
+        (_quarantine_list, _quarantine_show),
+        listed="held messages",
+        shown="one held message",
+        all_help="include released ones",
+    )
     q_retry = q_sub.add_parser(
         "retry", parents=parent, help="run held messages through the pipeline again"
     )

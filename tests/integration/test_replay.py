@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -33,7 +35,9 @@ def test_replay_prints_counts_that_add_up(tmp_path, sqlite_url):
     folder = tmp_path / "mail"
     folder.mkdir()
     (folder / "a.eml").write_bytes(complaint(subject="一", message_id="<a@x>"))
-    (folder / "b.eml").write_bytes(complaint(subject="Re: [TS-202611-0001]", message_id="<b@x>"))
+    # replay files with the real clock: the first ticket's number is of this month in Shanghai.
+    first = f"TS-{datetime.now(ZoneInfo('Asia/Shanghai')):%Y%m}-0001"
+    (folder / "b.eml").write_bytes(complaint(subject=f"Re: [{first}]", message_id="<b@x>"))
     (folder / "c.eml").write_bytes(complaint(subject="一", message_id="<a@x>"))
     (folder / "d.eml").write_bytes(
         complaint(headers={"Auto-Submitted": "auto-replied"}, message_id="<d@x>")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
@@ -40,9 +39,16 @@ _FIRST_RETRY_SECONDS = 1.0
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait `seconds`, or less if `stop` is set meanwhile; True when it was."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    """Wait `seconds`, or less if `stop` is set meanwhile; True when it was.
+
+    Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives just as the event
+    is set, and a task cancelled at stop would then run on and hang the shutdown.
+    """
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
     return stop.is_set()
 
 
@@ -214,10 +220,7 @@ class Daemon:
                 if self._reload:
                     await self._reload_now()
                 self._scheduler.run_pending()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stop.wait(), timeout=self._settings.service.tick_seconds
-                    )
+                await _sleep_unless(self._stop, self._settings.service.tick_seconds)
         finally:
             watchdog.cancel()
             reporter.cancel()
@@ -258,10 +261,7 @@ class Daemon:
         """Copy the in-memory health to the database every tick, and at once on news (a source
         connecting or failing), one copy at a time."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._news.wait(), timeout=self._settings.service.tick_seconds
-                )
+            await _sleep_unless(self._news, self._settings.service.tick_seconds)
             self._news.clear()
             if self._deps is not None:
                 await self._write_health(self._deps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from daemon import notices, rulefiles, train
@@ -9,9 +10,12 @@ from daemon.compose import Composer, TemplateError
 from daemon.config import ConfigError, Settings, database_url
 from daemon.deps import Deps
 from daemon.store import Store
+from daemon.store.db import reporting
 from daemon.triage import Triage
 from daemon.values import Clock
-from daemon.workdays import BusinessCalendar
+from daemon.workdays import BusinessCalendar, calendar_concerns
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -19,13 +23,30 @@ def utc_now() -> datetime:
 
 
 def open_store(settings: Settings, upgrade: bool | None = None) -> Store:
-    """The database, migrated when allowed; otherwise an error saying what to run."""
-    store = Store(database_url(settings), echo=settings.database.echo)
-    if settings.database.auto_upgrade if upgrade is None else upgrade:
-        store.upgrade()
-    elif store.pending_migrations():
-        raise ConfigError("the database schema is not up to date: run `complaintd db upgrade`")
+    """The database, migrated when allowed; otherwise an error saying what to run. One that
+    cannot be reached or is not a database raises db.Unavailable, saying what to fix."""
+    url = database_url(settings)
+    with reporting(url, database_setting(settings)):
+        store = Store(url, echo=settings.database.echo)
+        try:
+            if settings.database.auto_upgrade if upgrade is None else upgrade:
+                store.upgrade()
+            elif store.pending_migrations():
+                raise ConfigError(
+                    "the database schema is not up to date: run `complaintd db upgrade`"
+                )
+        except BaseException:
+            store.dispose()
+            raise
     return store
+
+
+def database_setting(settings: Settings) -> str:
+    """Where the database URL comes from, for advice that names it."""
+    db = settings.database
+    key = "url_env" if db.url_env else "url_file" if db.url_file else "url"
+    source = f" in {settings.source_file}" if settings.source_file else ""
+    return f"[database] {key}{source}"
 
 
 def build(settings: Settings, store: Store, clock: Clock = utc_now) -> Deps:
@@ -50,6 +71,16 @@ def triage_from_settings(settings: Settings) -> Triage:
         staff={p.email.lower(): p.key for p in settings.org.people},
         repeat_body_window=timedelta(minutes=settings.tickets.repeat_body_window_minutes),
     )
+
+
+def warn_of_provisional_calendar(settings: Settings, now: datetime) -> int:
+    """At start, one WARNING per provisional year (this one, or the next from 1 October):
+    deadlines there rest on an estimate without make-up workdays. Returns how many."""
+    calendar = BusinessCalendar.from_settings(settings.calendar)
+    concerns = calendar_concerns(calendar, calendar.local_date(now))
+    for concern in concerns:
+        log.warning("%s", concern.message())
+    return len(concerns)
 
 
 def check_templates(composer: Composer, settings: Settings) -> None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from daemon import addresses
 from daemon.clocks import ClockSettings
 from daemon.route import OrgSettings, check_org
 from daemon.rules import ClassifierSettings
@@ -134,6 +135,18 @@ class OutboxSettings(Section):
     max_auto_replies_per_recipient_per_day: int = Field(default=10, ge=1)
     # The same for addresses in [org.people]: staff are told of every ticket they are part of.
     max_staff_notices_per_recipient_per_day: int = Field(default=200, ge=1)
+
+    @field_validator("from_address")
+    @classmethod
+    def _deliverable_sender(cls, value: str) -> str:
+        # Checked here, not at the first send: a bad sender bounces every mail we queue.
+        if not value.strip():
+            raise ValueError("is empty; set the address our mail comes from")
+        if value != value.strip() or any(ch.isspace() for ch in value):
+            raise ValueError("contains spaces; give a bare address such as care@example.com")
+        if addresses.addr_spec(value) is None:
+            raise ValueError("is not a mail address (local@domain); e.g. care@example.com")
+        return value
 
 
 class TemplateSettings(Section):

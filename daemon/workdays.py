@@ -106,6 +106,73 @@ class Day:
 
 Lookup = Callable[[date], tuple[DayKind, str] | None]  # None: this source does not cover the year
 
+# Sources that publish the State Council's notice itself; `holidays` only estimates later years
+# by rule and knows none of their make-up days.
+AUTHORITATIVE_SOURCES = ("chinesecalendar",)
+# How a day's source reads in listings: a day from the `holidays` package is an estimate.
+SOURCE_LABELS = {"holidays": "holidays-estimate"}
+# A year not yet covered is warned about from 1 October of the year before (the notice usually
+# comes in November or December), and counts as a fault from 1 December.
+WARN_FROM = (10, 1)
+FAIL_FROM = (12, 1)
+
+
+def source_label(source: str) -> str:
+    return SOURCE_LABELS.get(source, source)
+
+
+@dataclass(frozen=True, slots=True)
+class YearCoverage:
+    """Whether a year's days off and make-up days come from the override table or an official
+    source (`covered_by`), or only from an estimate, or nothing (provisional)."""
+
+    year: int
+    covered_by: str | None  # "override", "chinesecalendar", or None
+
+    @property
+    def provisional(self) -> bool:
+        return self.covered_by is None
+
+
+class Concern(StrEnum):
+    WARN = "warn"  # from 1 October of the year before
+    FAIL = "fail"  # from 1 December of the year before, and during the year itself
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarConcern:
+    """A provisional year close enough to `today` to be worth saying."""
+
+    year: int
+    level: Concern
+
+    def message(self) -> str:
+        return (
+            f"calendar {self.year} is provisional: no official days off or make-up workdays "
+            f"are known for it; add the State Council's days for {self.year} to the [calendar] "
+            "holidays/workdays override table, or upgrade chinesecalendar"
+        )
+
+
+def concern_for(year: int, today: date) -> Concern | None:
+    """How worrying a provisional `year` is on `today`: nothing before 1 October of the year
+    before, a warning until 1 December, a fault from then on."""
+    if today >= date(year - 1, *FAIL_FROM):
+        return Concern.FAIL
+    if today >= date(year - 1, *WARN_FROM):
+        return Concern.WARN
+    return None
+
+
+def calendar_concerns(calendar: BusinessCalendar, today: date) -> tuple[CalendarConcern, ...]:
+    """The provisional years among this one and the next that are worth saying on `today`."""
+    found = []
+    for year in (today.year, today.year + 1):
+        level = concern_for(year, today)
+        if level is not None and calendar.coverage(year).provisional:
+            found.append(CalendarConcern(year, level))
+    return tuple(found)
+
 
 class BusinessCalendar:
     """Working-time arithmetic on aware instants; results are in the calendar's zone."""
@@ -165,6 +232,27 @@ class BusinessCalendar:
 
     def _instant(self, d: date, t: time) -> datetime:
         return datetime.combine(d, t, tzinfo=self.zone).astimezone(UTC)
+
+    # -- coverage -------------------------------------------------------------------------------
+
+    def days_off_and_makeup(self, year: int) -> tuple[Day, ...]:
+        """The year's holidays and make-up workdays, in date order, each with its source."""
+        first = date(year, 1, 1)
+        days = (
+            self.day(first + timedelta(days=n)) for n in range((date(year + 1, 1, 1) - first).days)
+        )
+        return tuple(day for day in days if day.kind is not DayKind.ORDINARY)
+
+    def coverage(self, year: int) -> YearCoverage:
+        """Who vouches for the year's days off and make-up days. Any date of the year in the
+        override table counts: entering the State Council's notice there is the remedy for a
+        year the packages do not know yet."""
+        if any(d.year == year for d in self._holidays | self._workdays):
+            return YearCoverage(year, "override")
+        for source, lookup in self._lookups:
+            if source in AUTHORITATIVE_SOURCES and lookup(date(year, 1, 1)) is not None:
+                return YearCoverage(year, source)
+        return YearCoverage(year, None)
 
     def local_date(self, t: datetime) -> date:
         return _aware(t).astimezone(self.zone).date()
@@ -349,7 +437,9 @@ def _holidays_package(settings: CalendarSettings) -> Lookup | None:
     def calendar_of(year: int) -> Any:
         if year not in by_year:
             by_year[year] = holidays.country_holidays(settings.country, years=year)
-            log.info("%s: calendar year %d from the holidays package", settings.country, year)
+            # Whether a year rests on this estimate is reported by coverage(), at start and by
+            # `complaintd status`, not here at the first deadline that happens to reach it.
+            log.debug("%s: calendar year %d from the holidays package", settings.country, year)
         return by_year[year]
 
     def lookup(d: date) -> tuple[DayKind, str] | None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from daemon import app
 from daemon.cli import (
+    calendar,
     classify,
     clock_cmds,
     common,
@@ -17,7 +18,9 @@ from daemon.cli import (
     replay,
     status,
 )
+from daemon.config import ConfigError
 from daemon.logs import setup_logging
+from daemon.store.db import Unavailable
 from daemon.values import Clock
 
 
@@ -32,7 +35,7 @@ def build_parser(clock: Clock = app.utc_now) -> argparse.ArgumentParser:
         parents=[common.config_option(top_level=True)],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    daemon_cmds.register(sub)
+    daemon_cmds.register(sub, clock)
     replay.register(sub)
     tickets = sub.add_parser("tickets", help="list and show tickets").add_subparsers(
         dest="tickets_command", required=True, metavar="ACTION"
@@ -42,6 +45,7 @@ def build_parser(clock: Clock = app.utc_now) -> argparse.ArgumentParser:
     classify.register(sub)
     status.register(sub, clock)
     clock_cmds.register(sub, tickets)
+    calendar.register(sub)
     return parser
 
 
@@ -55,6 +59,12 @@ def main(argv: Sequence[str] | None = None, clock: Clock = app.utc_now) -> int:
     except common.CommandError as exc:
         print(f"complaintd: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Unavailable as exc:
+        print(f"complaintd: {exc}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(f"complaintd: {exc}", file=sys.stderr)
+        return 78  # EX_CONFIG
     except BrokenPipeError:
         return 0
     return code

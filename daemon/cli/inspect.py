@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from sqlalchemy import func, select, true
+
 from daemon import app
 from daemon.cli.common import (
     CommandError,
@@ -19,7 +21,7 @@ from daemon.cli.common import (
 from daemon.deps import Run
 from daemon.pipeline import process
 from daemon.store import views
-from daemon.store.models import Quarantined
+from daemon.store.models import Quarantined, Ticket
 from daemon.values import RawMail
 
 
@@ -69,6 +71,18 @@ def _tickets_list(args: argparse.Namespace) -> int:
     store = app.open_store(settings)
     with store.reading() as session:
         rows = views.ticket_list(session, args.status, args.limit)
+        matching = session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.status == args.status if args.status else true())
+        )
+    left_out = (matching or 0) - len(rows)
+    if left_out > 0:
+        # On stderr in both forms: --json stays the plain list scripts already read.
+        print(
+            f"{len(rows)} shown, {left_out} more left out by --limit {args.limit}",
+            file=sys.stderr,
+        )
     if args.json:
         emit_json(rows)
     else:
@@ -126,12 +140,28 @@ def _print_ticket(d: dict[str, Any]) -> None:
             print(f"    [attachment] {att['filename']} {att['content_type']} {att['size']} bytes")
     print("\nevents:")
     for e in d["events"]:
-        print(f"  {e['at']}  {e['kind']:<16} {e['actor']}  {e['detail'] or ''}".rstrip())
+        print(f"  {e['at']}  {e['kind']:<16} {e['actor']}  {_detail(e['detail'])}".rstrip())
     print("mail:")
     for o in d["outbox"]:
         print(
             f"  {o['created_at']}  {o['kind']:<16} {o['to']}  {o['status']} {o['error']}".rstrip()
         )
+
+
+def _detail(detail: object) -> str:
+    """An event's detail as `key: value` pairs, lists joined, for people reading the history."""
+    if not detail:
+        return ""
+    if not isinstance(detail, dict):
+        return str(detail)
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
+        elif isinstance(value, dict):
+            value = _detail(value)
+        parts.append(f"{key}: {'-' if value is None else value}")
+    return "; ".join(parts)
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:
@@ -179,7 +209,8 @@ def _quarantine_show(args: argparse.Namespace) -> int:
 
 def _quarantine_retry(args: argparse.Namespace) -> int:
     if not args.ids and not args.all:
-        raise CommandError("name the quarantined message ids to retry, or pass --all")
+        # A usage error, as argparse's own: exit 2.
+        raise CommandError("quarantine retry: name the ids to retry, or pass --all", exit_code=2)
     _, settings = load_settings(args)
     store = app.open_store(settings)
     deps = app.build(settings, store)

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from daemon import app
 from daemon.cli.common import CommandError, Commands, config_option, load_settings
@@ -54,7 +55,11 @@ def _replay(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter(dict.fromkeys(_KEYS.values(), 0))
     reasons: Counter[str] = Counter()
     total = replay.count(args.paths) if sys.stderr.isatty() else None
-    with tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
+    # Log lines go through the bar, above it, instead of being written over it.
+    with (
+        tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar,
+        logging_redirect_tqdm(tqdm_class=tqdm),
+    ):
         for batch in replay.batches(replay.read(args.paths)):
             done = process_batch(batch, deps, run)
             for outcome in done.outcomes:

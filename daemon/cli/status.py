@@ -27,6 +27,7 @@ from daemon.store import mailboxes
 from daemon.store.db import Store
 from daemon.store.models import MailboxState, OutboxMail, Quarantined
 from daemon.values import Clock
+from daemon.workdays import BusinessCalendar, Concern, calendar_concerns
 
 _NEVER = "never reported: is the daemon running?"
 
@@ -149,12 +150,14 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
             "oldest_pending": _iso(facts.oldest_pending),
         },
         "quarantine_held": facts.held,
+        "calendar": _calendar_report(settings, now),
     }
     if args.json:
         emit_json(report)
     else:
         _print(report)
     alerts = [r["alert"] for r in rows + workers] + [daemon_alert is not None]
+    alerts += [c["level"] == Concern.FAIL for c in report["calendar"]]
     return 1 if any(alerts) else 0
 
 
@@ -177,3 +180,16 @@ def _print(report: dict[str, Any]) -> None:
     )
     held = report["quarantine_held"]
     print(f"quarantine: {held} held" + ("  (see `complaintd quarantine list`)" if held else ""))
+    for concern in report["calendar"]:
+        level = "ALERT" if concern["level"] == Concern.FAIL else "WARNING"
+        print(f"calendar: {level}: {concern['message']}")
+
+
+def _calendar_report(settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    """Provisional years near enough to matter: a warning from 1 October of the year before,
+    an alert (exit 1) from 1 December, while the State Council's notice is due or overdue."""
+    calendar = BusinessCalendar.from_settings(settings.calendar)
+    return [
+        {"year": c.year, "level": c.level.value, "message": c.message()}
+        for c in calendar_concerns(calendar, calendar.local_date(now))
+    ]

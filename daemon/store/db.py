@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every instance sharing the database.
 _UPGRADE_LOCK = 0x636F6D70
+
+
+class Unavailable(Exception):
+    """The database cannot be opened for a reason an operator can fix: one line with the URL
+    (password hidden), the cause and what to do."""
 
 
 class Store:
@@ -68,6 +75,69 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def reporting(url: str, setting: str = "[database] url") -> Iterator[None]:
+    """Turn a failure to reach the database into Unavailable; `setting` names where the URL
+    comes from, for the advice."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise Unavailable(explain(url, exc, setting)) from None
+
+
+def explain(url: str, exc: BaseException, setting: str = "[database] url") -> str:
+    """One line: the masked URL, what went wrong and what to do about it."""
+    shown = masked_url(url)
+    cause = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    if url.startswith("sqlite"):
+        return f"database {shown}: {_sqlite_advice(url, cause, setting)}"
+    return f"database {shown}: {_postgres_advice(url, cause, setting)}"
+
+
+def masked_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+def _sqlite_advice(url: str, cause: str, setting: str) -> str:
+    path = Path(url.split(":///", 1)[-1])
+    if path.is_dir():
+        return f"{path} is a folder, not a database file; point {setting} at a file"
+    if "file is not a database" in cause:
+        return f"{path} is not a SQLite database; check {setting}, or move the file away"
+    if "readonly" in cause or "permission" in cause.lower():
+        return f"{cause}; let the daemon's user write {path} and its folder"
+    if "unable to open" in cause:
+        return (
+            f"cannot open {path}; check that its folder exists and the daemon's user may "
+            f"write there (or check {setting})"
+        )
+    return f"{cause}; check {setting}"
+
+
+def _postgres_advice(url: str, cause: str, setting: str) -> str:
+    # psycopg prefixes the server's message with where it tried to connect: keep the message.
+    reason = re.sub(r"^.*?port \d+ failed: (FATAL: )?", "", cause).strip()
+    where = make_url(url)
+    host, port = where.host or "localhost", where.port or 5432
+    missing = re.search(r'database "([^"]+)" does not exist', cause)
+    if missing:
+        user = f" -U {where.username}" if where.username else ""
+        return (
+            f"{reason}; create it with `createdb -h {host} -p {port}{user} {missing.group(1)}`, "
+            f"or check {setting}"
+        )
+    if "connection refused" in cause.lower():
+        return f"connection refused by {host}:{port}; is the server running? (or check {setting})"
+    if re.search(r"role .* does not exist|authentication failed|permission denied", cause):
+        return f"{reason}; check the user and password in {setting} and the server's grants"
+    if re.search(r"timeout|timed out|could not translate host name|No route", cause, re.I):
+        return f"{reason}; is the server running and reachable? (or check {setting})"
+    return f"{reason}; check {setting}"
 
 
 def alembic_config() -> AlembicConfig:

@@ -16,7 +16,7 @@ import pytest
 from dovecot import Dovecot, Mailbox
 from support import process
 from support.daemon_run import DaemonProcess, query, wait_until
-from support.harness import write_config
+from support.harness import calendar_covering_today, write_config
 from support.mail import complaint
 from support.smtp_sink import SmtpSink
 
@@ -74,6 +74,7 @@ class Site:
     def write(self) -> Path:
         service = "".join(f"{k} = {toml_value(v)}\n" for k, v in self.service.items())
         extra = (f"[service]\n{service}\n" if service else "") + "\n".join(self.blocks)
+        extra += "\n" + calendar_covering_today()
         return write_config(self.folder, f"sqlite:///{self.database}", self.sink.port, extra)
 
     def start(self) -> DaemonProcess:

@@ -18,7 +18,7 @@ from dovecot import Mailbox
 from sqlalchemy.pool import NullPool
 from support import postgres, process
 from support.daemon_run import DaemonProcess, wait_until
-from support.harness import write_config
+from support.harness import calendar_covering_today, write_config
 from support.mail import complaint
 from support.smtp_sink import SmtpSink
 from test_daemon_notify import Manager
@@ -146,6 +146,7 @@ timeout_seconds = 5
 retry_initial_seconds = 0.2
 retry_max_seconds = {RETRY_CAP}
 """
+        extra += calendar_covering_today()
         self.config = write_config(folder, database.url, sink.port, extra)
         self.log = folder / "complaintd.log"
         self.daemon: DaemonProcess | None = None

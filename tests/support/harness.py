@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,14 @@ from daemon.values import Outcome, RawMail
 from support.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def calendar_covering_today() -> str:
+    """A [calendar] table vouching for this year and the next by their New Year's Day (a day off
+    anyway), for tests that run `complaintd status` on the wall clock: without it a provisional
+    next year makes status exit 1 from 1 December."""
+    year = datetime.now(UTC).year
+    return f"[calendar]\nholidays = [{year}-01-01, {year + 1}-01-01]\n"
 
 
 def write_config(folder: Path, db_url: str, smtp_port: int, extra: str = "") -> Path:

@@ -1,0 +1,181 @@
+"""What an operator can fix is reported in one line with what to do, never as a traceback:
+each command run as a real process against a database that is missing, down or not one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from support import postgres, process
+from support.mail import complaint
+
+# Every command that opens the database, with the arguments it needs to get that far.
+COMMANDS: list[list[str]] = [
+    ["db", "status"],
+    ["db", "upgrade"],
+    ["tickets", "list"],
+    ["tickets", "show", "TS-202611-0001"],
+    ["quarantine", "list"],
+    ["quarantine", "retry", "--all"],
+    ["held", "list"],
+    ["outbox", "list"],
+    ["sweep"],
+    ["report", "missed"],
+]
+
+
+def _config(tmp_path: Path, url: str, extra: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n{extra}', encoding="utf-8")
+    return path
+
+
+def _closed_port() -> int:
+    """A port nothing listens on: one the kernel just handed out and took back."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _one_line_error(config: Path, *args: str) -> str:
+    result = process.run("--config", config, *args, check=False, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def _pg_or_skip() -> None:
+    problem = postgres.available()
+    if problem is not None:
+        pytest.skip(f"PostgreSQL not available: {problem}")
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+def test_every_command_reports_a_sqlite_path_that_is_a_folder_in_one_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    folder = tmp_path / "complaintd.db"
+    folder.mkdir()
+    line = _one_line_error(_config(tmp_path, f"sqlite:///{folder}"), *args)
+    assert str(folder) in line
+    assert "folder" in line
+
+
+def test_a_file_that_is_not_sqlite_is_named_with_what_to_do(tmp_path: Path) -> None:
+    junk = tmp_path / "complaintd.db"
+    junk.write_text("these are not the pages of a database\n" * 200, encoding="utf-8")
+    line = _one_line_error(_config(tmp_path, f"sqlite:///{junk}"), "tickets", "list")
+    assert str(junk) in line
+    assert "not a SQLite database" in line
+    assert "[database] url" in line
+
+
+def test_a_missing_postgresql_database_says_how_to_create_it(tmp_path: Path) -> None:
+    _pg_or_skip()
+    name = f"complaintd_missing_{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:5432/{name}"
+    line = _one_line_error(_config(tmp_path, url), "tickets", "list")
+    assert "hunter2" not in line
+    assert f"postgres:***@127.0.0.1:5432/{name}" in line
+    assert f'database "{name}" does not exist' in line
+    assert "createdb -h 127.0.0.1 -p 5432 -U postgres " + name in line
+
+
+def test_a_postgresql_server_that_is_down_asks_whether_it_is_running(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/complaintd"
+    line = _one_line_error(_config(tmp_path, url), "db", "status")
+    assert "connection refused" in line.lower()
+    assert "is the server running" in line
+
+
+def test_a_role_postgresql_does_not_know_is_reported_as_a_permission_problem(
+    tmp_path: Path,
+) -> None:
+    _pg_or_skip()
+    url = "postgresql+psycopg://no_such_role_here@127.0.0.1:5432/postgres"
+    line = _one_line_error(_config(tmp_path, url), "db", "upgrade")
+    assert 'role "no_such_role_here" does not exist' in line
+    assert "[database] url" in line
+
+
+def test_run_reports_an_unreachable_database_at_start_in_one_line(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/complaintd"
+    config = _config(tmp_path, url, f'[outbox]\ndirectory = "{tmp_path / "outbox"}"\n')
+    result = process.run("--config", config, "run", check=False, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("complaintd:")]
+    assert len(errors) == 1, result.stderr
+    assert "is the server running" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("", "is empty"), ("complaints", "not a mail address"), ("care @example.com", "spaces")],
+    ids=["empty", "no domain", "spaces"],
+)
+def test_a_bad_from_address_is_refused_at_load_with_file_key_and_reason(
+    tmp_path: Path, value: str, reason: str
+) -> None:
+    config = _config(
+        tmp_path, f"sqlite:///{tmp_path / 'c.db'}", f'[outbox]\nfrom_address = "{value}"\n'
+    )
+    result = process.run("--config", config, "check-config", check=False, timeout=60)
+    assert result.returncode == 78, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(config) in result.stderr
+    assert "[outbox] from_address" in result.stderr
+    assert reason in result.stderr
+
+
+def test_quarantine_retry_without_ids_or_all_is_a_usage_error(tmp_path: Path) -> None:
+    config = _config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
+    result = process.run("--config", config, "quarantine", "retry", check=False, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "--all" in result.stderr
+
+
+@pytest.fixture
+def three_tickets(tmp_path: Path) -> Path:
+    """A config whose database holds three tickets, filed by replaying three complaints."""
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.eml").write_bytes(
+            complaint(sender=f"c{n}@example.cn", subject=f"投诉{n}", message_id=f"<{n}@x>")
+        )
+    config = _config(
+        tmp_path, f"sqlite:///{tmp_path / 'c.db'}", f'[outbox]\ndirectory = "{tmp_path / "out"}"\n'
+    )
+    process.run("--config", config, "replay", folder)
+    return config
+
+
+def test_tickets_list_says_how_many_its_limit_left_out(three_tickets: Path) -> None:
+    table = process.run("--config", three_tickets, "tickets", "list", "--limit", "2")
+    assert "2 shown, 1 more left out by --limit 2" in table.stderr
+    listed = process.run("--config", three_tickets, "tickets", "list", "--limit", "2", "--json")
+    assert len(json.loads(listed.stdout)) == 2  # still a plain list
+    assert "1 more left out" in listed.stderr
+    everything = process.run("--config", three_tickets, "tickets", "list")
+    assert "left out" not in everything.stderr
+
+
+def test_tickets_show_prints_events_as_words_not_python_dicts(three_tickets: Path) -> None:
+    number = json.loads(process.run("--config", three_tickets, "tickets", "list", "--json").stdout)[
+        0
+    ]["number"]
+    shown = process.run("--config", three_tickets, "tickets", "show", number).stdout
+    events = shown.split("\nevents:\n", 1)[1].split("\nmail:", 1)[0]
+    assert events.strip(), shown
+    assert "{" not in events and "'" not in events, events
+    detail = json.loads(
+        process.run("--config", three_tickets, "tickets", "show", number, "--json").stdout
+    )
+    assert any(isinstance(e["detail"], dict) for e in detail["events"])

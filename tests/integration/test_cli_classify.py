@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import os
-import pty
-import struct
 import subprocess
-import termios
 from pathlib import Path
 
 import pytest
@@ -124,31 +120,7 @@ def test_train_without_a_terminal_writes_nothing_to_stderr(
 
 
 def test_train_on_a_terminal_shows_a_progress_bar(labelled_csv: Path, tmp_path: Path) -> None:
-    leader, follower = pty.openpty()
-    # A new terminal is 0 columns wide, and tqdm draws nothing in no width.
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    try:
-        subprocess.run(
-            process.command(*_train_args(labelled_csv, tmp_path / "m.model")),
-            stdout=subprocess.DEVNULL,
-            stderr=follower,
-            env=process.env(),
-            cwd=process.ROOT,
-            timeout=120,
-            check=True,
-        )
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO once the terminal's other end is closed
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(leader)
+    seen = process.run_on_terminal(*_train_args(labelled_csv, tmp_path / "m.model"))
     assert b"training" in seen and b"6/6" in seen
 
 

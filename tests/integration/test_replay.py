@@ -119,12 +119,6 @@ def _wait_for_rows(db_url: str, rows: int, proc) -> None:
 
 
 def test_replay_writes_its_warnings_above_the_progress_bar_not_onto_it(tmp_path, sqlite_url):
-    import fcntl
-    import os
-    import pty
-    import struct
-    import subprocess
-    import termios
 
     folder = tmp_path / "mail"
     folder.mkdir()
@@ -135,31 +129,7 @@ def test_replay_writes_its_warnings_above_the_progress_bar_not_onto_it(tmp_path,
         complaint(sender="stranger@example.org", subject=f"Re: [{first}]", message_id="<b@x>")
     )
     config = write_config(tmp_path, sqlite_url, 25)
-    leader, follower = pty.openpty()
-    # A new terminal is 0 columns wide, and tqdm draws nothing in no width.
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    try:
-        subprocess.run(
-            process.command("replay", folder, "--config", config),
-            stdout=subprocess.DEVNULL,
-            stderr=follower,
-            env=process.env(),
-            cwd=process.ROOT,
-            timeout=120,
-            check=True,
-        )
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO once the terminal's other end is closed
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(leader)
+    seen = process.run_on_terminal("replay", folder, "--config", config)
     text = seen.decode("utf-8", "replace")
     assert "2/2" in text  # the bar was drawn
     pieces = [p for line in text.split("\n") for p in line.split("\r")]

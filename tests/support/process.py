@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +51,34 @@ def start(*args: str | Path, **extra_env: str) -> subprocess.Popen[str]:
         env=env(**extra_env),
         cwd=ROOT,
     )
+
+
+def run_on_terminal(*args: str | Path) -> bytes:
+    """Run `complaintd ARGS...` with stderr on a real terminal (a pty) and return what it drew:
+    progress bars appear only on a terminal."""
+    leader, follower = pty.openpty()
+    # A new terminal is 0 columns wide, and tqdm draws nothing in no width.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    seen = b""
+    try:
+        subprocess.run(
+            command(*args),
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            env=env(),
+            cwd=ROOT,
+            timeout=120,
+            check=True,
+        )
+        os.close(follower)
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO once the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    return seen

@@ -45,21 +45,13 @@ def sink(smtp_sink: SmtpSink) -> SmtpSink:
     return smtp_sink
 
 
-def _postgres_or_skip() -> None:
-    problem = postgres.available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not answering: {problem}")
-        pytest.skip(f"PostgreSQL not available: {problem}")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh empty database on each backend the daemon supports."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'complaintd.db'}"
         return
-    _postgres_or_skip()
+    postgres.require()
     name, url = postgres.create()
     try:
         yield url

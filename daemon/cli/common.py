@@ -118,6 +118,16 @@ def emit_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def print_record(info: dict[str, Any], as_json: bool, raw_command: str) -> None:
+    """One kept message's facts, as JSON or as aligned lines, with how to get its raw bytes."""
+    if as_json:
+        emit_json(info)
+        return
+    for key, value in info.items():
+        print(f"{key + ':':<13}{'-' if value is None else value}")
+    print(f"\nthe raw bytes: {raw_command}")
+
+
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     """A plain aligned table; wide CJK characters count as two columns."""
     if not rows:

@@ -16,6 +16,7 @@ from daemon.cli.common import (
     config_option,
     emit_json,
     load_settings,
+    print_record,
     print_table,
 )
 from daemon.pipeline import drop_held, release_held
@@ -76,12 +77,7 @@ def _show(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(row.raw)
             return 0
         info = records.held_info(row, number)
-    if args.json:
-        emit_json(info)
-    else:
-        for key, value in info.items():
-            print(f"{key + ':':<13}{'-' if value is None else value}")
-        print("\nthe raw bytes: complaintd held show --raw", args.id)
+    print_record(info, args.json, f"complaintd held show --raw {args.id}")
     return 0
 
 

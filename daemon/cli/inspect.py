@@ -16,6 +16,7 @@ from daemon.cli.common import (
     config_option,
     emit_json,
     load_settings,
+    print_record,
     print_table,
 )
 from daemon.deps import Run
@@ -198,12 +199,7 @@ def _quarantine_show(args: argparse.Namespace) -> int:
             "bytes": len(row.raw),
             "sha256": row.sha256,
         }
-    if args.json:
-        emit_json(info)
-    else:
-        for key, value in info.items():
-            print(f"{key + ':':<13}{value}")
-        print("\nthe raw bytes: complaintd quarantine show --raw", args.id)
+    print_record(info, args.json, f"complaintd quarantine show --raw {args.id}")
     return 0
 
 

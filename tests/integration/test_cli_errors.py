@@ -50,12 +50,6 @@ def _one_line_error(config: Path, *args: str) -> str:
     return lines[0]
 
 
-def _pg_or_skip() -> None:
-    problem = postgres.available()
-    if problem is not None:
-        pytest.skip(f"PostgreSQL not available: {problem}")
-
-
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
 def test_every_command_reports_a_sqlite_path_that_is_a_folder_in_one_line(
     tmp_path: Path, args: list[str]
@@ -77,7 +71,7 @@ def test_a_file_that_is_not_sqlite_is_named_with_what_to_do(tmp_path: Path) -> N
 
 
 def test_a_missing_postgresql_database_says_how_to_create_it(tmp_path: Path) -> None:
-    _pg_or_skip()
+    postgres.require()
     name = f"complaintd_missing_{uuid.uuid4().hex[:8]}"
     url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:5432/{name}"
     line = _one_line_error(_config(tmp_path, url), "tickets", "list")
@@ -97,7 +91,7 @@ def test_a_postgresql_server_that_is_down_asks_whether_it_is_running(tmp_path: P
 def test_a_role_postgresql_does_not_know_is_reported_as_a_permission_problem(
     tmp_path: Path,
 ) -> None:
-    _pg_or_skip()
+    postgres.require()
     url = "postgresql+psycopg://no_such_role_here@127.0.0.1:5432/postgres"
     line = _one_line_error(_config(tmp_path, url), "db", "upgrade")
     assert 'role "no_such_role_here" does not exist' in line

@@ -222,7 +222,6 @@ def _memory_mb(pid: int) -> dict[str, float]:
     }
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_a_daemon_that_sent_large_mails_returns_to_its_idle_memory(
     tmp_path: Path, sqlite_url: str, sink: SmtpSink, logged: list[DaemonProcess]
 ) -> None:

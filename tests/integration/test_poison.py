@@ -147,9 +147,7 @@ def test_a_message_that_fails_once_then_passes_is_filed(harness: Harness):
 
 @pytest.fixture
 def pg_harness(tmp_path: Path, sink: SmtpSink, clock) -> Iterator[tuple[Harness, str]]:
-    problem = postgres.available()
-    if problem is not None:
-        pytest.skip(f"PostgreSQL not available: {problem}")
+    postgres.require()
     name, url = postgres.create()
     h = Harness(write_config(tmp_path, url, sink.port), clock)
     try:
@@ -245,9 +243,7 @@ def test_a_ten_megabyte_subject_and_seventy_thousand_references_give_a_small_ans
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    problem = postgres.available()
-    if problem is not None:
-        pytest.skip(f"PostgreSQL not available: {problem}")
+    postgres.require()
     name, url = postgres.create()
     try:
         yield url

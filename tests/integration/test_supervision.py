@@ -4,7 +4,6 @@ restart, each outage is logged once, and `status` and the watchdog tell the trut
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -104,11 +103,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             db.recover()
             db.close()
         return
-    problem = postgres.available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not answering: {problem}")
-        pytest.skip(f"PostgreSQL not available: {problem}")
+    postgres.require()
     name, url = postgres.create()
     db = Database("postgresql", url, tmp_path, name)
     try:

@@ -6,6 +6,7 @@ import os
 import uuid
 
 import psycopg
+import pytest
 
 ADMIN_DSN = os.environ.get(
     "COMPLAINTD_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -19,6 +20,15 @@ def available() -> str | None:
             return None
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0]
+
+
+def require() -> None:
+    """Skip the test when the server does not answer; in CI that is a failure, not a skip."""
+    problem = available()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not answering: {problem}")
+        pytest.skip(f"PostgreSQL not available: {problem}")
 
 
 def create() -> tuple[str, str]:

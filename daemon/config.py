@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from daemon import addresses
 from daemon.clocks import ClockSettings
-from daemon.route import OrgSettings, check_org
+from daemon.org import OrgSettings
+from daemon.orgcheck import check_org
 from daemon.rules import ClassifierSettings
 from daemon.sources.imap_settings import MailboxSettings, check_mailboxes, is_loopback
 from daemon.values import ConfigPath

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.route import Chart, OrgSettings, find_person, present
+from daemon.org import OrgSettings
+from daemon.route import Chart, find_person, present
 from daemon.values import Delegation
 
 

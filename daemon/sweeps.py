@@ -25,7 +25,7 @@ from daemon.deps import Deps
 from daemon.ladder import Recipient
 from daemon.lifecycle import Event
 from daemon.notices import ClockFacts, TicketFacts, ToldBefore, local_time
-from daemon.route import OrgSettings
+from daemon.org import OrgSettings
 from daemon.store import clockrows, records
 from daemon.store.models import Ticket, TicketClock, TicketEvent
 

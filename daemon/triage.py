@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from daemon import classify, clocks, route
 from daemon.clocks import ClockKind, ClockPlan, ClockSettings, TicketFacts
+from daemon.org import OrgSettings
 from daemon.values import Assignment, Classification
 from daemon.workdays import BusinessCalendar
 
@@ -28,7 +29,7 @@ class Triage:
     classifier: classify.ClassifierSettings
     rules: classify.RuleSet
     model: classify.CategoryModel | None  # decides the category when given; rules do the rest
-    org: route.OrgSettings
+    org: OrgSettings
     calendar: BusinessCalendar
     clock_settings: ClockSettings
     reply_promise: timedelta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from daemon.config import OutboxSettings, Settings
 from daemon.notify import daily_cap
-from daemon.route import OrgSettings, Person
+from daemon.org import OrgSettings, Person
 
 SETTINGS = Settings(
     outbox=OutboxSettings(

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon.intake import parse
-from daemon.route import OrgSettings, Person, assign
+from daemon.org import OrgSettings, Person
+from daemon.route import assign
 from daemon.values import Classification
 from tests.support.mail import complaint
 from tests.support.names import chinese_names

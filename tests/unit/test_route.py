@@ -9,17 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon.ladder import escalation_chain, escalation_ladder
-from daemon.route import (
-    Absence,
-    OrgSettings,
-    Person,
-    Role,
-    RoutingRule,
-    assign,
-    check_org,
-    named_people,
-    present,
-)
+from daemon.names import named_people
+from daemon.org import Absence, OrgSettings, Person, Role, RoutingRule
+from daemon.orgcheck import check_org
+from daemon.route import assign, present
 from daemon.values import Classification, Delegation
 
 SH = ZoneInfo("Asia/Shanghai")

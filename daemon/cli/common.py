@@ -8,8 +8,10 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from daemon import config
 from daemon.config import Settings
@@ -24,6 +26,16 @@ class Commands(Protocol):
 
 # What a sub-command runs: its parsed arguments in, an exit code out.
 Handler = Callable[[argparse.Namespace], int]
+
+
+def shown_time(at: datetime | None, zone: ZoneInfo) -> str:
+    """An instant in a listing: the service's zone, to the minute, with its offset; "-" for none."""
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M%z") if at else "-"
+
+
+def json_time(at: datetime | None, zone: ZoneInfo) -> str | None:
+    """An instant in --json output: ISO-8601 in the service's zone, with its offset."""
+    return at.astimezone(zone).isoformat() if at else None
 
 
 class CommandError(Exception):

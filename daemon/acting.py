@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import clockmoves, clocks, events, lifecycle, notices, notify, route
+from daemon import matter as matters
 from daemon.clocks import ClockKind
 from daemon.deps import Deps
 from daemon.lifecycle import Event, Status
@@ -91,11 +92,14 @@ def act(
             raise ActError(f"a handler is only named with {Event.ASSIGN.value}, not {event}")
         if event is Event.ASSIGN:
             _assign(session, ticket, handler, actor, deps, now)
-        if event is Event.MARK_MAJOR and not ticket.major:
+        newly_major = event is Event.MARK_MAJOR and not ticket.major
+        if newly_major:
             ticket.major = [MARKED_BY_STAFF]
         records.add_event(session, ticket.id, now, actor, events.Transition(entry.detail()))
         changes = _move_clocks(session, ticket, rows, entry.transition, deps, now)
         target = entry.transition.target
+        if newly_major:
+            changes += _report_major(session, ticket, rows, MARKED_BY_STAFF, deps, now)
         ticket.status = target.value
         ticket.updated_at = now
         if target is Status.CLOSED:
@@ -170,28 +174,121 @@ def _assign(
         raise ActError(f"nobody with key {handler!r} in [[org.people]]")
     if handler in ticket.excluded:
         raise ActError(f"{handler} is named in the complaint and may not handle it")
+    # Handed to someone away, the ticket goes to whoever stands in for them (授权委托).
+    chart = route.Chart(org, now, frozenset(ticket.excluded))
+    found, used = chart.stand_in(handler)
+    if not found:
+        raise ActError(f"{handler} is away and nobody can stand in for them; name someone else")
+    for d in used:
+        records.add_event(session, ticket.id, now, actor, events.Delegated(d))
+    person = chart.people[found]
     ticket.handler, ticket.handler_email = person.key, person.email
     assigned = events.Assigned(person.key, (), f"by {actor}")
     records.add_event(session, ticket.id, now, actor, assigned)
     body = notices.Assignment(
         notify.ticket_facts(session, ticket, deps.settings),
-        evidence=tuple(f"{e['target']}: {e['phrase']}" for e in ticket.evidence),
+        evidence=notices.cues((e["target"], e["phrase"]) for e in ticket.evidence),
         major=tuple(str(m) for m in ticket.major),
-        handler=person.key,
+        handler=person.name,
         deadlines=_deadlines(session, ticket, deps),
     )
     notice = body.letter(deps.settings.service.default_language, person.email)
     notify.enqueue(session, notice, ticket.id, "assignment", deps.composer, deps.settings, now)
 
 
-def _deadlines(session: Session, ticket: Ticket, deps: Deps) -> tuple[str, ...]:
+def _deadlines(session: Session, ticket: Ticket, deps: Deps) -> tuple[notices.Deadline, ...]:
     running = [
-        row
+        (row.kind, row.due_at)
         for row in clockrows.of_ticket(session, ticket.id)
         if row.stopped_at is None and row.due_at is not None
     ]
-    return tuple(
-        f"{row.kind}: {notices.local_time(row.due_at, deps.settings.zone)}"
-        for row in sorted(running, key=lambda r: r.due_at or r.started_at)
-        if row.due_at is not None
+    return notices.deadlines(running, deps.settings.zone)
+
+
+# -- major complaints -----------------------------------------------------------------------------
+
+
+def _report_major(
+    session: Session,
+    ticket: Ticket,
+    rows: dict[ClockKind, TicketClock],
+    how: str,
+    deps: Deps,
+    now: datetime,
+    mail: bool = True,
+) -> list[ClockChange]:
+    """Tell the general manager and legal of a ticket that has just become major, in the
+    caller's transaction; when the general manager heard it, the 24-hour report is met."""
+    org = deps.triage.org
+    chart = route.Chart(org, now, frozenset(ticket.excluded))
+    body = notices.Inform(
+        notify.ticket_facts(session, ticket, deps.settings),
+        evidence=notices.cues((e["target"], e["phrase"]) for e in ticket.evidence),
+        major=tuple(str(m) for m in ticket.major),
+        handler=getattr(chart.people.get(ticket.handler), "name", ticket.handler),
+        deadlines=_deadlines(session, ticket, deps),
     )
+    told: list[str] = []
+    emails: list[str] = []
+    gm_heard = False
+    for role, what in ((org.general_manager_role, "general manager"), (org.legal_role, "legal")):
+        key, used, note = chart.fill(role, ticket.department, what)
+        if not key:
+            why = note or f"{what}: nobody available for role {role}"
+            log.warning("%s major report went to nobody: %s", ticket.number, why)
+            unheard = events.Unheard("major_report", "", None, why)
+            records.add_event(session, ticket.id, now, events.DAEMON, unheard)
+            continue
+        person = chart.people[key]
+        gm_heard = gm_heard or person.role == org.general_manager_role
+        if key == ticket.handler or person.email in emails:
+            continue  # the handler knows; one mail each
+        for d in used:
+            records.add_event(session, ticket.id, now, events.DAEMON, events.Delegated(d, "inform"))
+        if mail:
+            notice = body.letter(deps.settings.service.default_language, person.email)
+            notify.enqueue(session, notice, ticket.id, "inform", deps.composer, deps.settings, now)
+        told.append(key)
+        emails.append(person.email)
+    reported = events.MajorReported(how, tuple(told), tuple(emails))
+    records.add_event(session, ticket.id, now, events.DAEMON, reported)
+    log.info("%s major (%s): reported to %s", ticket.number, how, ", ".join(told) or "nobody")
+    if not gm_heard:
+        return []  # the 24-hour clock runs on and takes the ladder to the general manager
+    status = Status(ticket.status)
+    entry = lifecycle.record(status, Event.REPORT_MAJOR, events.DAEMON, now, f"major ({how})")
+    records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
+    return _move_clocks(session, ticket, rows, entry.transition, deps, now)
+
+
+def report_group(
+    deps: Deps, session: Session, matter: str, number: str, now: datetime, mail: bool = True
+) -> None:
+    """A complaint that made its matter a group complaint: the matter's earlier open tickets
+    become major too, and the general manager and legal hear of each at once."""
+    since = now - timedelta(days=deps.triage.repeat_window_days)
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.matter_key == matter,
+            Ticket.number != number,
+            Ticket.opened_at >= since,
+            Ticket.status != Status.CLOSED.value,
+        )
+        .order_by(Ticket.id)
+    )
+    for ticket in session.scalars(query).all():
+        flags = matters.group_flags(tuple(str(m) for m in ticket.major))
+        if flags is None:
+            continue  # major already: its general manager and legal were told
+        # The same order as act(): clocks first, then the ticket.
+        rows = _locked_clocks(session, ticket.id)
+        ticket = _locked_ticket(session, ticket.id)
+        ticket.major = list(flags)
+        ticket.updated_at = now
+        status = Status(ticket.status)
+        cause = f"group complaint: {number} is about the same matter"
+        entry = lifecycle.record(status, Event.MARK_MAJOR, events.DAEMON, now, cause)
+        records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
+        _move_clocks(session, ticket, rows, entry.transition, deps, now)
+        _report_major(session, ticket, rows, matters.GROUP, deps, now, mail)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+import alembic.util
+
 from daemon import notices, rulefiles, train
 from daemon.compose import Composer, TemplateError
-from daemon.config import ConfigError, Settings, database_url
+from daemon.config import ConfigError, Settings, database_url, warnings
 from daemon.deps import Deps
 from daemon.store import Store
-from daemon.store.db import reporting
+from daemon.store.db import Unavailable, masked_url, reporting
 from daemon.triage import Triage
 from daemon.values import Clock
 from daemon.workdays import BusinessCalendar, calendar_concerns
@@ -35,6 +37,13 @@ def open_store(settings: Settings, upgrade: bool | None = None) -> Store:
                 raise ConfigError(
                     "the database schema is not up to date: run `complaintd db upgrade`"
                 )
+        except alembic.util.CommandError as exc:
+            store.dispose()
+            # A revision we do not know: a newer complaintd migrated this database.
+            raise Unavailable(
+                f"database {masked_url(url)}: {exc}; its schema is newer than this complaintd: "
+                f"run the newer version (or check {database_setting(settings)})"
+            ) from None
         except BaseException:
             store.dispose()
             raise
@@ -83,11 +92,20 @@ def warn_of_provisional_calendar(settings: Settings, now: datetime) -> int:
     return len(concerns)
 
 
+def warn_of_config_gaps(settings: Settings) -> int:
+    """At start, one WARNING per gap a valid config leaves (a role nobody holds: what will
+    reach nobody). Returns how many."""
+    gaps = warnings(settings)
+    for gap in gaps:
+        log.warning("config %s: %s", settings.source_file or "(defaults)", gap)
+    return len(gaps)
+
+
 def check_templates(composer: Composer, settings: Settings) -> None:
     """Every template must render with the variables its notice gives it: find out at start,
     not at the first complaint."""
     for body in notices.samples():
-        for language in ("zh-CN", "en"):
+        for language in ("zh-CN", "zh-TW", "en"):
             try:
                 composer.render(body.letter(language, "x@example.com"))
             except TemplateError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import tomllib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -13,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 
 from daemon.addresses import addr_spec
 from daemon.config import OutboxSettings
+from daemon.labels import LabelError, Labels
 from daemon.numbering import tagged_subject
 from daemon.store.outgoing import Queued
 from daemon.values import Notice
@@ -34,33 +36,69 @@ class Composer:
     """Turns a Notice into a complete message, ready for the outbox."""
 
     def __init__(self, templates: Path, settings: OutboxSettings, default_language: str) -> None:
-        self._env = Environment(
-            loader=FileSystemLoader(str(templates)),
-            undefined=StrictUndefined,
-            autoescape=False,  # plain-text mail; customer text is passed as data, never as source
-            keep_trailing_newline=True,
-        )
         self._folder = templates
         self._settings = settings
         self._default_language = default_language
         self._from = f"{encode_words(settings.from_name)} <{settings.from_address}>"
+        self._envs: dict[str, Environment] = {}
 
     def render(self, notice: Notice) -> tuple[str, str]:
         """(subject, body) of a notice in its language, falling back to the default one."""
+        subject, body, _ = self._render(notice)
+        return subject, body
+
+    def _render(self, notice: Notice) -> tuple[str, str, str]:
+        """(subject, body, the language they are in)."""
         candidates = dict.fromkeys((notice.language, self._default_language, "en"))
         for language in candidates:
+            env = self.environment(language)
             try:
-                template = self._env.get_template(f"{notice.template}.{language}.txt")
+                template = env.get_template(f"{notice.template}.{language}.txt")
             except TemplateNotFound:
                 continue
             try:
                 text = template.render(**self._bounded(notice.context))
             except Exception as exc:  # StrictUndefined and template bugs alike
                 raise TemplateError(f"template {template.name}: {exc}") from exc
-            return _split_subject(text, template.name or notice.template)
+            return (*_split_subject(text, template.name or notice.template), language)
         raise TemplateError(
             f"no template {notice.template}.<{'|'.join(candidates)}>.txt in {self._folder}"
         )
+
+    def labels(self, language: str) -> Labels:
+        """The language's label table from the templates folder; empty (keys as they are) when
+        the folder has none."""
+        path = self._folder / f"labels.{language}.toml"
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return Labels()
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise TemplateError(f"{path}: {exc}") from exc
+        try:
+            return Labels.from_table(table, str(path))
+        except LabelError as exc:
+            raise TemplateError(str(exc)) from exc
+
+    def environment(self, language: str) -> Environment:
+        """One Jinja environment per language: its templates render keys and times with that
+        language's labels, so a notice never mixes two languages."""
+        env = self._envs.get(language)
+        if env is None:
+            words = self.labels(language)
+            env = Environment(
+                loader=FileSystemLoader(str(self._folder)),
+                undefined=StrictUndefined,
+                autoescape=False,  # plain-text mail; customer text is data, never source
+                keep_trailing_newline=True,
+                # Every time printed carries its zone, whichever template prints it.
+                finalize=lambda value: (
+                    words.moment(value) if isinstance(value, datetime) else value
+                ),
+            )
+            env.filters["label"] = words.word
+            self._envs[language] = env
+        return env
 
     def _bounded(self, context: Mapping[str, object]) -> dict[str, object]:
         """The context with the sender's header text cut, so our mail never reflects it whole."""
@@ -74,8 +112,9 @@ class Composer:
         return bounded
 
     def compose(self, notice: Notice, now: datetime, kind: str) -> Queued:
+        """The message's bytes; `now` is its Date, in the zone it is to be shown in."""
         _check_recipient(notice)
-        subject, body = self.render(notice)
+        subject, body, language = self._render(notice)
         if notice.ticket:
             subject = tagged_subject(notice.ticket, subject)
         message_id = (
@@ -110,7 +149,7 @@ class Composer:
             ("MIME-Version", "1.0"),
             ("Content-Type", 'text/plain; charset="utf-8"'),
             ("Content-Transfer-Encoding", "base64"),
-            ("Content-Language", notice.language),
+            ("Content-Language", language),
         ]
         head = "".join(f"{name}: {value}\r\n" for name, value in headers)
         payload = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from daemon import addresses
 from daemon.clocks import ClockSettings
 from daemon.org import OrgSettings
-from daemon.orgcheck import check_org
+from daemon.orgcheck import check_org, org_warnings
 from daemon.rules import ClassifierSettings
 from daemon.sources.imap_settings import MailboxSettings, check_mailboxes, is_loopback
 from daemon.values import ConfigPath
@@ -270,7 +271,8 @@ def _resolve_paths(value: _Node, base: Path) -> _Node:
     """
     resolved: Any = value
     if isinstance(value, Path):
-        resolved = value if value.is_absolute() else base / value
+        # Normalised, so "../var" beside an example config reads as the folder it names.
+        resolved = value if value.is_absolute() else Path(os.path.normpath(base / value))
     elif isinstance(value, tuple):
         items = tuple(_resolve_paths(item, base) for item in value)
         resolved = value if all(a is b for a, b in zip(items, value, strict=True)) else items
@@ -316,6 +318,41 @@ def check(settings: Settings) -> list[str]:
     return problems
 
 
+def warnings(settings: Settings) -> list[str]:
+    """What a valid config leaves undone, each saying what will reach nobody; shown by
+    check-config, status and at start, never a refusal."""
+    return org_warnings(settings.org)
+
+
+# Where the CLI looks for its config when --config is not given: the environment, the current
+# folder (a checkout), then an installed instance's, so staff on the server need no option.
+INSTALLED_CONFIG = Path("/etc/complaintd/config.toml")
+
+
+def config_path(
+    given: Path | None, environ: Mapping[str, str], installed: Path = INSTALLED_CONFIG
+) -> tuple[Path, bool]:
+    """The config file to read, and whether it was named (--config or $COMPLAINTD_CONFIG):
+    a named file must exist; otherwise ./config.toml, else `installed` when it exists."""
+    if given is not None:
+        return given, True
+    named = environ.get("COMPLAINTD_CONFIG")
+    if named:
+        return Path(named), True
+    here = Path("config.toml")
+    if not _exists(here) and _exists(installed):
+        return installed, False
+    return here, False
+
+
+def _exists(path: Path) -> bool:
+    # `sudo -u complaintd complaintd ...` may run in a folder that user cannot read.
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def resolve_secret(env: str | None, file: Path | None, what: str) -> str | None:
     """A secret from an environment variable or a file; None when neither is set."""
     if env and file:
@@ -342,7 +379,7 @@ def database_url(settings: Settings) -> str:
         raise ConfigError("[database] url: no database URL; set url, url_env or url_file")
     match = re.match(r"^sqlite(\+\w+)?:///(?!/)(.+)$", url)
     if match and match.group(2) != ":memory:" and settings.source_file is not None:
-        absolute = settings.source_file.parent / match.group(2)
+        absolute = os.path.normpath(settings.source_file.parent / match.group(2))
         url = f"sqlite{match.group(1) or ''}:///{absolute}"
     elif not url.startswith(("sqlite", "postgresql")):
         raise ConfigError("[database] url: only sqlite:/// and postgresql+psycopg:// are supported")

@@ -4,17 +4,19 @@ and the thread, and returns the decision for daemon.store.filing to write."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from daemon import authres, intake, opening
+from daemon import authres, confidential, events, intake, notices, notify, opening, quoting
 from daemon.deps import Deps
 from daemon.matter import matter_key
+from daemon.names import find_named
 from daemon.notices import FollowUp, TicketFacts, local_time
 from daemon.numbering import numbers_in, period_of
 from daemon.opening import Letter
-from daemon.store import filing, records
+from daemon.store import clockrows, filing, records
 from daemon.store.models import Ticket
 from daemon.values import InboundMessage, MailKind, RawMail
 
@@ -41,7 +43,7 @@ def decide(
         role, why = party(session, ticket, msg.sender, deps)
         if role is None:
             return filing.Hold(ticket, why, _hold_detail(why, msg, ticket))
-        return join(session, ticket, msg, role, deps, mail)
+        return join(session, ticket, msg, role, deps, now, mail)
     if deps.triage.staff_key(msg.sender) is not None:
         # Staff write to the intake address about tickets, or their robots answer our
         # notices: neither is a customer's complaint.
@@ -86,19 +88,70 @@ def join(
     msg: InboundMessage,
     role: str,
     deps: Deps,
+    now: datetime,
     mail: bool,
     reason: str = "",
 ) -> filing.Join:
     """A message joins its ticket; its handler is told who wrote ("customer", "staff", or
-    "released": a held message someone reviewed)."""
-    if not (mail and ticket.handler_email and ticket.handler_email != msg.sender):
-        return filing.Join(ticket, role, reason)
+    "released": a held message someone reviewed).
+
+    What anyone but staff writes is read for names again: whoever it names is excluded from
+    now on, and a named handler's ticket moves up the line before anyone is told of it.
+    """
+    check = None
+    if role != "staff":
+        # Staff write about colleagues (and sign their own names) in the course of the work.
+        check = confidential.recheck(
+            ticket.handler,
+            tuple(ticket.excluded),
+            ticket.department,
+            _new_text(msg),
+            deps.triage.org,
+            now,
+        )
+        check = check if check.changed else None
+    handover = check.handover if check is not None else None
+    handler_email = handover.after_email if handover is not None else ticket.handler_email
+    if not (mail and handler_email and handler_email != msg.sender):
+        return filing.Join(ticket, role, reason, (), check)
+    language = deps.settings.service.default_language
+    letters: list[Letter] = []
+    if handover is not None:
+        handed = _handover_notice(session, ticket, handover, deps)
+        letters.append(Letter("assignment", handed.letter(language, handler_email)))
     customer = records.ticket_customer(session, ticket)
     facts = _facts(ticket.number, msg, ticket.category, ticket.department, ticket.severity,
                    ticket.opened_at, deps, customer.address, customer.name)  # fmt: skip
     body = FollowUp(facts, msg.sender, role)
-    notice = body.letter(deps.settings.service.default_language, ticket.handler_email)
-    return filing.Join(ticket, role, reason, Letter("followup", notice))
+    letters.append(Letter("followup", body.letter(language, handler_email)))
+    return filing.Join(ticket, role, reason, tuple(letters), check)
+
+
+def _new_text(msg: InboundMessage) -> str:
+    """What a follow-up adds: the quoted earlier mail is left out, so quoting our own notice
+    or the customer's first complaint moves nothing."""
+    kept = replace(msg, text=quoting.strip_reply(msg.text).body)
+    return intake.written_text(kept)
+
+
+def _handover_notice(
+    session: Session, ticket: Ticket, handover: confidential.Handover, deps: Deps
+) -> notices.Assignment:
+    """The assignment notice of the person a ticket moves to: the complaint as first filed."""
+    zone = deps.settings.zone
+    running = [
+        (row.kind, row.due_at)
+        for row in clockrows.of_ticket(session, ticket.id)
+        if row.stopped_at is None and row.due_at is not None
+    ]
+    person = next(p for p in deps.triage.org.people if p.key == handover.after)
+    return notices.Assignment(
+        notify.ticket_facts(session, ticket, deps.settings),
+        notices.cues((str(e["target"]), str(e["phrase"])) for e in ticket.evidence),
+        tuple(str(m) for m in ticket.major),
+        person.name,
+        notices.deadlines(running, zone),
+    )
 
 
 def open_ticket(
@@ -115,7 +168,8 @@ def open_ticket(
     others = records.others_same_matter(session, matter, customer.id, since)
     if others:
         c = triage.classify(msg.subject, msg.text, earlier, others)
-    a = triage.assign(c, "email", intake.written_text(msg), now)
+    written = intake.written_text(msg)
+    a = triage.assign(c, "email", written, now)
     period = period_of(now.astimezone(settings.zone))
     number = records.next_number(session, t.prefix, period, t.serial_digits)
     facts = _facts(number, msg, c.category, c.department, c.severity, now, deps)
@@ -133,9 +187,18 @@ def open_ticket(
             settings.service.default_language,
             mail,
             triage.promise,
+            {p.key: p.name for p in settings.org.people},
         ),
         now,
     )
+    if a.excluded:
+        # A title and surname that fits several people excluded them all: customer care is to
+        # check who the customer meant.
+        unsure = find_named(written, triage.org).ambiguous
+        entries = (
+            events.Entry(events.DAEMON, events.AmbiguousName(u.term, u.people)) for u in unsure
+        )
+        decided = replace(decided, events=(*decided.events, *entries))
     status = decided.status.value
     ticket = records.NewTicket(number, status, customer.id, msg.subject, "email", c, a, now, matter)
     return filing.Open(ticket, decided)

@@ -28,3 +28,6 @@ class Run:
 
     send_mail: bool = True  # False for a backfill: record, but queue no mail
     retry_of: int | None = None  # the quarantine row being retried, released once filed
+    # Backfill (replay --as-received): each message is filed as at its own arrival time
+    # (RawMail.received_at), so its ticket's clocks start then.
+    as_received: bool = False

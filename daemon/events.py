@@ -33,6 +33,11 @@ class Kind(StrEnum):
     BREACHED = "breached"
     SEVERITY_UPGRADED = "severity-upgraded"
     ESCALATED = "escalated"
+    REASSIGNED = "reassigned"
+    AMBIGUOUS_NAME = "ambiguous-name"
+    CLOCK_MOVED = "clock-moved"
+    UNHEARD = "unheard"
+    MAJOR_REPORTED = "major-reported"
 
 
 class Detail(Protocol):
@@ -90,6 +95,8 @@ class Delegated:
         out: dict[str, object] = {"absent": d.absent, "deputy": d.deputy, "reason": d.reason}
         if self.notice:
             out["for"] = self.notice
+        if d.until is not None:
+            out["until"] = d.until.isoformat()
         return out
 
 
@@ -231,9 +238,11 @@ class Escalated:
     copies: tuple[str, ...]
     emails: tuple[str, ...]
     overdue_seconds: float
+    # Why this step told nobody new, e.g. "钱红 already told at step 1"; "" when it told someone.
+    nobody_new: str = ""
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "clock": self.clock,
             "rule": self.rule,
             "step": self.step,
@@ -242,3 +251,82 @@ class Escalated:
             "emails": list(self.emails),
             "overdue_seconds": self.overdue_seconds,
         }
+        if self.nobody_new:
+            out["nobody_new"] = self.nobody_new
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Unheard:
+    """A notice that went to nobody: the role it needs is unfilled, or everyone who could take
+    it is absent or named in the complaint. `complaintd status` lists these."""
+
+    kind: ClassVar[Kind] = Kind.UNHEARD
+    what: str  # "escalation" | "reminder" | "major_report"
+    clock: str  # the clock it belongs to; "" for a report made at filing or by marking
+    step: int | None  # the ladder step of an escalation
+    why: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"what": self.what, "clock": self.clock, "step": self.step, "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
+class MajorReported:
+    """A major complaint reported to the general manager and legal, and why it is major now."""
+
+    kind: ClassVar[Kind] = Kind.MAJOR_REPORTED
+    how: str  # "marked" (by staff) | "group" (a later complaint about the same matter)
+    to: tuple[str, ...]  # person keys told
+    emails: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"how": self.how, "to": list(self.to), "emails": list(self.emails)}
+
+
+@dataclass(frozen=True, slots=True)
+class ClockMoved:
+    """An open clock's due time moved because the calendar changed under it."""
+
+    kind: ClassVar[Kind] = Kind.CLOCK_MOVED
+    clock: str
+    rule: str
+    before: datetime
+    after: datetime
+    because: tuple[str, ...]  # the days that changed under it, e.g. "2026-10-08: day off -> ..."
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "clock": self.clock,
+            "rule": self.rule,
+            "from": self.before.isoformat(),
+            "to": self.after.isoformat(),
+            "because": list(self.because),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reassigned:
+    """The daemon moved a ticket to another handler, e.g. because a follow-up named the one it
+    had (confidentiality)."""
+
+    kind: ClassVar[Kind] = Kind.REASSIGNED
+    before: str  # person key; "" when it had none
+    after: str  # person key; "" when nobody could take it
+    why: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"from": self.before, "to": self.after, "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
+class AmbiguousName:
+    """A title and surname ("王经理") that fits several people: all are excluded, and customer
+    care is to check who was meant."""
+
+    kind: ClassVar[Kind] = Kind.AMBIGUOUS_NAME
+    term: str
+    people: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"term": self.term, "people": list(self.people)}

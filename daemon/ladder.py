@@ -10,13 +10,26 @@ from daemon.org import OrgSettings
 from daemon.route import Chart, find_person, present
 from daemon.values import Delegation
 
+# What each ladder step asks for, in order; a ladder configured longer asks for the general
+# manager at every later step (and so tells nobody new there).
+POSITIONS = ("manager", "director", "general manager")
+
 
 @dataclass(frozen=True, slots=True)
 class Rung:
-    """One step of the escalation ladder: who is told, and the deputies that made it them."""
+    """One step of the escalation ladder: who it tells, and the deputies that made it them.
 
+    `person` is "" when the step tells nobody new; `why` then says why, and `unfilled` says
+    whether that is because nobody could take it (a warning) or because the person it
+    reaches was already told or holds the ticket (as configured).
+    """
+
+    step: int
+    position: str  # one of POSITIONS
     person: str
     delegations: tuple[Delegation, ...] = ()
+    why: str = ""
+    unfilled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +50,16 @@ class Holder:
     excluded: tuple[str, ...]  # people the complaint names
 
 
-def escalation_ladder(
-    handler: str, org: OrgSettings, now: datetime, excluded: tuple[str, ...] = ()
-) -> tuple[Rung, ...]:
-    """Ladder steps 1..3 (manager, director, general manager), each resolved for absence and
-    confidentiality; a step that lands on the handler or an earlier step is skipped."""
-    chart = Chart(org, now, frozenset(excluded))
-    line = chart.line_above(handler)
-    me = chart.people.get(handler)
+def _targets(handler: str, org: OrgSettings, chart: Chart) -> tuple[str, str, str]:
+    """The people the three positions name before absence: manager, director, general manager.
+
+    An unassigned ticket climbs from the customer-care manager, who dispatches it.
+    """
+    base = handler
+    if not base:
+        base = next((p.key for p in org.people if p.role == org.care_manager_role), "")
+    line = chart.line_above(base)
+    me = chart.people.get(base)
     department = me.department if me else ""
 
     def first_above(role_keys: tuple[str, ...]) -> str:
@@ -65,28 +80,65 @@ def escalation_ladder(
     gm = first_above((org.general_manager_role,))
     if not gm:
         gm = next((p.key for p in chart.holders(org.general_manager_role, department)), "")
-    targets = [line[0] if line else "", director, gm]
+    return (line[0] if line else "", director, gm)
+
+
+def escalation_ladder(
+    handler: str,
+    org: OrgSettings,
+    now: datetime,
+    excluded: tuple[str, ...] = (),
+    steps: int = len(POSITIONS),
+    told: frozenset[str] = frozenset(),
+) -> tuple[Rung, ...]:
+    """Ladder steps 1..`steps` as configured (manager, director, general manager), each
+    resolved for absence and confidentiality. Each person is told at one step only: a step
+    whose person is the handler, was reached by an earlier step, or is in `told` (already
+    told on this clock) tells nobody new, and the later steps keep their numbers."""
+    chart = Chart(org, now, frozenset(excluded))
+    targets = _targets(handler, org, chart)
     rungs: list[Rung] = []
-    taken = {handler}
-    for target in targets:
+    first_step: dict[str, int] = {}  # person or target -> the step that reached them
+    for step in range(1, steps + 1):
+        index = min(step, len(POSITIONS)) - 1
+        position, target = POSITIONS[index], targets[index]
         if not target:
+            why = f"no {position} above the handler" if handler else f"no {position}"
+            rungs.append(Rung(step, position, "", why=why, unfilled=True))
             continue
         person, used = chart.stand_in(target)
-        if person and person not in taken:
-            taken.add(person)
-            rungs.append(Rung(person, used))
+        earlier = first_step.get(target) or first_step.get(person)
+        if not person:
+            why = f"{position} {target} is absent or named, and nobody can stand in"
+            rungs.append(Rung(step, position, "", why=why, unfilled=True))
+        elif person == handler:
+            rungs.append(Rung(step, position, "", why=f"{position} {person} holds the ticket"))
+        elif earlier is not None:
+            why = f"{position} {person} already told at step {earlier}"
+            rungs.append(Rung(step, position, "", why=why))
+        elif person in told:
+            why = f"{position} {person} already told on this clock"
+            rungs.append(Rung(step, position, "", why=why))
+        else:
+            rungs.append(Rung(step, position, person, used))
+        first_step.setdefault(target, step)
+        if person:
+            first_step.setdefault(person, step)
     return tuple(rungs)
 
 
 def escalation_chain(
     handler: str, org: OrgSettings, now: datetime, excluded: tuple[str, ...] = ()
 ) -> tuple[str, ...]:
-    """Person keys for ladder steps 1..3: the handler's manager, the director, the GM."""
-    return tuple(r.person for r in escalation_ladder(handler, org, now, excluded))
+    """Person keys told by ladder steps 1..3, in order, each once."""
+    return tuple(r.person for r in escalation_ladder(handler, org, now, excluded) if r.person)
 
 
-def reminder_recipients(held: Holder, org: OrgSettings, now: datetime) -> list[Recipient]:
-    """Who gets a reminder: the handler or their deputy; customer care for an unassigned one."""
+def reminder_recipients(
+    held: Holder, org: OrgSettings, now: datetime
+) -> tuple[list[Recipient], str]:
+    """Who gets a reminder: the handler or their stand-in; customer care for an unassigned one.
+    With nobody, why not."""
     key = held.handler
     if not key:
         care = next(
@@ -98,22 +150,25 @@ def reminder_recipients(held: Holder, org: OrgSettings, now: datetime) -> list[R
             "",
         )
         if not care:
-            return []
+            return [], f"unassigned, and nobody holds role {org.care_manager_role}"
         key = care
-    found, used = present(key, org, now, held.excluded)
-    person = find_person(org, found or key)
+    person = find_person(org, key)
     if person is None:
         # A handler no longer in the chart keeps getting their tickets' mail.
-        return [Recipient(key, held.handler_email)] if held.handler_email else []
-    return [Recipient(person.key, person.email, used if found else ())]
+        if held.handler_email:
+            return [Recipient(key, held.handler_email)], ""
+        return [], f"{key} is not in the org chart and has no address"
+    found, used = Chart(org, now, frozenset(held.excluded)).stand_in(key)
+    if not found:
+        return [], f"{key} is absent or named, and nobody can stand in"
+    stand_in = find_person(org, found)
+    assert stand_in is not None  # stand_in only returns people of the chart
+    return [Recipient(stand_in.key, stand_in.email, used)], ""
 
 
-def rung_recipients(step: int, rungs: tuple[Rung, ...], org: OrgSettings) -> list[Recipient]:
-    """Who ladder step `step` tells; a chart with fewer rungs than steps repeats its last rung."""
-    if not rungs:
-        return []
-    rung = rungs[min(step, len(rungs)) - 1]
-    person = find_person(org, rung.person)
+def rung_recipients(rung: Rung, org: OrgSettings) -> list[Recipient]:
+    """Who a ladder step tells: its person, or nobody when it tells nobody new."""
+    person = find_person(org, rung.person) if rung.person else None
     return [] if person is None else [Recipient(person.key, person.email, rung.delegations)]
 
 

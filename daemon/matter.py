@@ -31,3 +31,13 @@ def matter_key(
         return ""
     fault = max(faults, key=lambda e: e.weight).phrase
     return f"{model.casefold()}|{fault.casefold()}"[:200]
+
+
+# The major flag of a group complaint, as daemon.classify sets it.
+GROUP = "group"
+
+
+def group_flags(major: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The major flags an earlier ticket takes when its matter becomes a group complaint;
+    None when it is major already, so its general manager and legal have been told."""
+    return None if major else (GROUP,)

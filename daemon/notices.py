@@ -3,23 +3,65 @@
 A template may name only the fields of its dataclass (a test checks every template in every
 language), and the composer renders under StrictUndefined, so a missing value fails loudly.
 Built from plain facts about a ticket: nothing here reads the database or the clock.
+
+Facts keep the daemon's keys (category "service", clock "first_contact") and aware datetimes;
+the composer turns both into words and zoned times in the recipient's language, so one notice
+reads right in every language and a site can reword it in its label table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from daemon.values import Notice
-
-TIME_FORMAT = "%Y-%m-%d %H:%M"
+from daemon.values import Evidence, Notice
 
 
-def local_time(at: datetime, zone: ZoneInfo) -> str:
-    """An instant as staff read it: minutes, in the service's time zone."""
-    return at.astimezone(zone).strftime(TIME_FORMAT)
+def local_time(at: datetime, zone: ZoneInfo) -> datetime:
+    """An instant in the service's time zone; the zone travels with it, and mail names it."""
+    return at.astimezone(zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A running clock as a briefing lists it."""
+
+    clock: str  # ClockKind value
+    due: datetime  # local_time
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """What moved the classification: the phrases that pointed at `value` of `kind`."""
+
+    kind: str  # "category" | "department" | "severity" | "major"
+    value: str  # e.g. "service", "media"
+    phrases: tuple[str, ...]
+
+
+def deadlines(due: Iterable[tuple[str, datetime]], zone: ZoneInfo) -> tuple[Deadline, ...]:
+    """Running clocks' due times, soonest first."""
+    return tuple(
+        Deadline(clock, local_time(at, zone)) for clock, at in sorted(due, key=lambda d: d[1])
+    )
+
+
+def cues(evidence: Iterable[Evidence | tuple[str, str]]) -> tuple[Cue, ...]:
+    """Classification evidence ("category:service", phrase) as cues, one per target, in the
+    order the targets first appear."""
+    phrases: dict[str, list[str]] = {}
+    for e in evidence:
+        target, phrase = (e.target, e.phrase) if isinstance(e, Evidence) else e
+        seen = phrases.setdefault(target, [])
+        if phrase not in seen:
+            seen.append(phrase)
+    return tuple(
+        Cue(target.partition(":")[0], target.partition(":")[2], tuple(found))
+        for target, found in phrases.items()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +76,7 @@ class TicketFacts:
     category: str
     department: str
     severity: str
-    opened_at: str  # local_time
+    opened_at: datetime  # local_time
     service_name: str
 
 
@@ -44,7 +86,7 @@ class ClockFacts:
 
     clock: str  # ClockKind value
     rule: str
-    due: str  # local_time
+    due: datetime  # local_time
     basis: str  # "working" | "calendar"
     act_event: str  # the lifecycle event that satisfies the clock
     act_command: str  # the command customer care runs to record it
@@ -54,7 +96,7 @@ class ClockFacts:
 class ToldBefore:
     """An earlier reminder or escalation, as a later one lists it."""
 
-    at: str  # local_time
+    at: datetime  # local_time
     what: str  # "reminder" | "escalation"
     step: int | None
     clock: str
@@ -119,7 +161,7 @@ class Acknowledgement(Body):
 
     template: ClassVar[str] = "acknowledgement"
     facts: TicketFacts
-    reply_by: str  # local_time of the first customer-facing deadline
+    reply_by: datetime  # local_time of the first customer-facing deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +169,10 @@ class Briefing(Body):
     """What staff are told about a new ticket."""
 
     facts: TicketFacts
-    evidence: tuple[str, ...]  # "target: phrase"
-    major: tuple[str, ...]
-    handler: str  # person key; "" when unassigned
-    deadlines: tuple[str, ...]  # "clock: local time", soonest first
+    evidence: tuple[Cue, ...]
+    major: tuple[str, ...]  # major-complaint flags
+    handler: str  # name; "" when unassigned
+    deadlines: tuple[Deadline, ...]  # soonest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,19 +239,23 @@ BODIES: dict[str, type[Body]] = {
 
 def samples() -> tuple[Body, ...]:
     """One filled-in notice per template, to check the templates render at start."""
+    zone = ZoneInfo("Asia/Shanghai")
+    opened, due = datetime(2026, 1, 5, 9, tzinfo=zone), datetime(2026, 1, 5, 11, tzinfo=zone)
     facts = TicketFacts(
         "TS-202601-0001", "示例 sample", "customer@example.com", "", "…", "service",
-        "after_sales", "general", "2026-01-05 09:00", "Customer Care",
+        "after_sales", "general", opened, "Customer Care",
     )  # fmt: skip
     clock = ClockFacts(
-        "first_contact", "first-contact", "2026-01-05 11:00", "working", "contact",
+        "first_contact", "first-contact", due, "working", "contact",
         "complaintd tickets act TS-202601-0001 contact",
     )  # fmt: skip
-    told = (ToldBefore("2026-01-05 10:00", "reminder", None, "first_contact", "someone"),)
+    told = (ToldBefore(opened, "reminder", None, "first_contact", "someone"),)
+    why = (Cue("category", "service", ("态度", "不理")), Cue("major", "media", ("曝光",)))
+    briefing = (facts, why, ("media",), "someone", (Deadline("first_contact", due),))
     return (
-        Acknowledgement(facts, "2026-01-05 11:00"),
-        Assignment(facts, (), (), "someone", ()),
-        Inform(facts, (), (), "someone", ()),
+        Acknowledgement(facts, due),
+        Assignment(*briefing),
+        Inform(*briefing),
         FollowUp(facts, "customer@example.com", "customer"),
         Reminder(facts, clock, 50, 60, told, "someone", ""),
         Escalation(facts, clock, 1, 3, 90, "someone", "someone@example.com", told, False,

@@ -4,6 +4,7 @@ reports is; and the facts every staff notice gives about a stored ticket."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from daemon.compose import Composer
 from daemon.config import Settings
 from daemon.notices import TicketFacts, local_time
+from daemon.org import Person
 from daemon.store import outgoing
 from daemon.store.models import Customer, Message, Ticket
 from daemon.values import Notice
@@ -19,12 +21,28 @@ from daemon.values import Notice
 log = logging.getLogger(__name__)
 
 
+def staff_member(recipient: str, settings: Settings) -> Person | None:
+    """The person in the org chart with this address, if any."""
+    address = recipient.strip().lower()
+    return next(
+        (p for p in settings.org.people if p.email and p.email.strip().lower() == address), None
+    )
+
+
 def daily_cap(recipient: str, settings: Settings) -> outgoing.DailyCap:
     """The day's limit on automatic mail to an address: staff in the org chart get more."""
-    address = recipient.strip().lower()
-    if any(p.email.strip().lower() == address for p in settings.org.people if p.email):
+    if staff_member(recipient, settings) is not None:
         return outgoing.DailyCap(settings.outbox.max_staff_notices_per_recipient_per_day, "staff")
     return outgoing.DailyCap(settings.outbox.max_auto_replies_per_recipient_per_day, "customer")
+
+
+def in_their_language(notice: Notice, settings: Settings) -> Notice:
+    """The notice in the language its reader chose: a person in the org chart reads theirs (or
+    the service's default); anyone else, such as a customer, the language they wrote in."""
+    person = staff_member(notice.recipient, settings)
+    if person is None:
+        return notice
+    return replace(notice, language=person.language or settings.service.default_language)
 
 
 def enqueue(
@@ -36,9 +54,11 @@ def enqueue(
     settings: Settings,
     now: datetime,
 ) -> outgoing.Enqueued:
-    """Render a notice and queue it in the session's transaction, within the daily cap."""
-    mail = composer.compose(notice, now, kind)
+    """Render a notice in its reader's language and queue it in the session's transaction,
+    within the daily cap."""
+    notice = in_their_language(notice, settings)
     local_now = now.astimezone(settings.zone)
+    mail = composer.compose(notice, local_now, kind)
     day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     cap = daily_cap(notice.recipient, settings)
     row = outgoing.enqueue(session, mail, ticket_id, now, day_start, cap)

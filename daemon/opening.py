@@ -4,8 +4,8 @@ clock plans. Pure: the shell gathers the facts and writes the decision in one tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ class Policy:
     send_mail: bool
     # When the customer will hear from us, given the running clocks' due times.
     promise: Callable[[dict[ClockKind, datetime], datetime], datetime]
+    names: Mapping[str, str] = field(default_factory=dict)  # person key -> name, for notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,9 @@ def _audit(c: Classification, a: Assignment) -> list[events.Entry]:
     if a.excluded:
         entries.append(events.Entry(daemon, events.Excluded(a.excluded)))
     entries.append(events.Entry(daemon, events.Assigned.of(a)))
+    entries.extend(
+        events.Entry(daemon, events.Unheard("major_report", "", None, why)) for why in a.unheard
+    )
     return entries
 
 
@@ -135,12 +139,9 @@ def _letters(
             ),
         )
     ]
-    evidence = tuple(f"{e.target}: {e.phrase}" for e in c.evidence)
-    deadlines = tuple(
-        f"{kind.value}: {notices.local_time(at, policy.zone)}"
-        for kind, at in sorted(due.items(), key=lambda item: item[1])
-    )
-    briefing = (facts, evidence, c.major, a.handler, deadlines)
+    deadlines = notices.deadlines(((k.value, at) for k, at in due.items()), policy.zone)
+    handler = policy.names.get(a.handler, a.handler)
+    briefing = (facts, notices.cues(c.evidence), c.major, handler, deadlines)
     language = policy.staff_language
     if a.handler_email:
         handed = notices.Assignment(*briefing)

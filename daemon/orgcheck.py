@@ -1,11 +1,17 @@
-"""The org chart checked before the daemon trusts it: each problem names the key to fix."""
+"""The org chart checked before the daemon trusts it.
+
+Two kinds of finding: errors are mistakes in what the file says (an unknown role, a manager key
+that names nobody, a loop, an absence that cannot be), and the file is refused; warnings are
+roles nobody holds yet, and each says what will then reach nobody. A chart is filled in one
+person at a time, so an unfilled role never stops the daemon.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from daemon.names import short_term
-from daemon.org import OrgSettings, Person
+from daemon.org import ANY, DEFAULT_ROUTING, OrgSettings, Person, RoutingRule
 
 
 def _aware(value: datetime) -> bool:
@@ -13,7 +19,7 @@ def _aware(value: datetime) -> bool:
 
 
 def check_org(org: OrgSettings) -> list[str]:
-    """Problems with the org chart, each naming the key to fix; empty when it is usable."""
+    """Mistakes in the org chart, each naming the key to fix; empty when it is usable."""
     problems: list[str] = []
     role_keys = [r.key for r in org.roles]
     known_roles = set(role_keys)
@@ -62,7 +68,6 @@ def check_org(org: OrgSettings) -> list[str]:
             )
         elif a.end <= a.start:
             problems.append(f"{where}: end is not after start")
-    held = {p.role for p in org.people}
     seen_catch_all = False
     for n, r in enumerate(org.routing, start=1):
         where = f"[[org.routing]] #{n}"
@@ -71,8 +76,6 @@ def check_org(org: OrgSettings) -> list[str]:
         seen_catch_all = seen_catch_all or r.is_catch_all
         if r.role not in known_roles:
             problems.append(f"{where}: role {r.role!r} is not in [[org.roles]]")
-        elif org.people and r.role not in held:
-            problems.append(f"{where}: nobody holds role {r.role!r}")
     if org.routing and not seen_catch_all:
         problems.append(
             "[[org.routing]]: the last rule should match everything (leave out "
@@ -81,11 +84,10 @@ def check_org(org: OrgSettings) -> list[str]:
     for name, value in (
         ("care_manager_role", org.care_manager_role),
         ("general_manager_role", org.general_manager_role),
+        ("legal_role", org.legal_role),
     ):
         if value not in known_roles:
             problems.append(f"[org] {name}: {value!r} is not in [[org.roles]]")
-        elif org.people and value not in held:
-            problems.append(f"[org] {name}: nobody holds role {value!r}")
     for name, values in (
         ("director_roles", org.director_roles),
         ("escalation_copy_roles", org.escalation_copy_roles),
@@ -94,6 +96,57 @@ def check_org(org: OrgSettings) -> list[str]:
             if value not in known_roles:
                 problems.append(f"[org] {name}: {value!r} is not in [[org.roles]]")
     return problems
+
+
+def org_warnings(org: OrgSettings) -> list[str]:
+    """Roles nobody holds, each saying what will reach nobody; empty when every role the chart
+    relies on is filled. Unknown roles are left to check_org."""
+    if not org.people:
+        return [
+            "[org] lists nobody: every ticket is filed unassigned and only the customer is told"
+        ]
+    known = {r.key for r in org.roles}
+    held = {p.role for p in org.people}
+
+    def unfilled(role: str) -> bool:
+        return role in known and role not in held
+
+    warnings: list[str] = []
+    # The routing table the file never wrote is the default one: say so, not "[[org.routing]]".
+    table = "default routing" if org.routing == DEFAULT_ROUTING else "routing"
+    for n, rule in enumerate(org.routing, start=1):
+        if unfilled(rule.role):
+            what = _complaints(rule, first=n == 1)
+            warnings.append(f"nobody holds {rule.role}: {what} go unassigned ({table} #{n})")
+    if unfilled(org.care_manager_role):
+        warnings.append(
+            f"no {org.care_manager_role}: nobody in customer care is told of new tickets"
+        )
+    if unfilled(org.general_manager_role):
+        warnings.append(
+            f"no {org.general_manager_role}: major complaints reach nobody, "
+            "and escalations stop below the general manager"
+        )
+    if unfilled(org.legal_role):
+        warnings.append(f"no {org.legal_role}: major complaints are not reported to legal")
+    for role in org.director_roles:
+        if unfilled(role):
+            warnings.append(
+                f"no {role}: escalations that would reach a {role} skip the director step"
+            )
+    for role in org.escalation_copy_roles:
+        if unfilled(role):
+            warnings.append(f"no {role}: escalations are not copied to a neutral third party")
+    return warnings
+
+
+def _complaints(rule: RoutingRule, first: bool) -> str:
+    """The complaints a routing rule takes, in words: "sales complaints", "all other ..."."""
+    if rule.is_catch_all:
+        return "all complaints" if first else "all other complaints"
+    words = [v.replace("_", "-") for v in (rule.category, rule.department) if v != ANY]
+    text = " ".join([*words, "complaints"])
+    return text if rule.channel == ANY else f"{text} from the {rule.channel} channel"
 
 
 def _manager_loops(people: dict[str, Person]) -> list[str]:

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from daemon import decide, events, intake, notify, refusal
+from daemon import acting, decide, events, intake, notify, refusal
+from daemon.confidential import Recheck
 from daemon.deps import Deps, Run
+from daemon.matter import GROUP
 from daemon.opening import Letter
 from daemon.store import filing, records
 from daemon.store.models import HeldMessage, Ticket
@@ -154,7 +156,7 @@ def _file(session: Session, p: _Parsed, deps: Deps, run: Run) -> Outcome:
         assert p.refused is not None
         reason, detail = p.refused
         return refusal.quarantine_in(session, raw, p.sha256, reason, detail, deps, run)
-    now = deps.clock()
+    now = raw.received_at if run.as_received else deps.clock()
     filing.begin(session, run.retry_of, now)
     if records.message_seen(session, msg.dedupe_key) or records.held_seen(session, msg.dedupe_key):
         log.info("%s duplicate delivery, already recorded", msg.message_id or msg.sha256[:16])
@@ -198,10 +200,20 @@ def _write(
             f", major {','.join(c.major)}" if c.major else "",
             a.handler or "(none)",
         )
+        for entry in decision.opening.events:
+            if isinstance(entry.detail, events.AmbiguousName):
+                _log_ambiguous(t.number, entry.detail.term, entry.detail.people)
+        for why in a.unheard:
+            log.warning("%s major report went to nobody: %s", t.number, why)
+        if GROUP in c.major:  # a backfill (no letters) queues no mail for the others either
+            mail = decision.opening.letters != ()
+            acting.report_group(deps, session, t.matter_key, t.number, now, mail)
         return Outcome(Disposition.FILED, ticket=t.number, message_id=msg.message_id)
     if isinstance(decision, filing.Join):
         number = decision.ticket.number
         log.info("%s joined %s from %s (%s)", number, msg.message_id, msg.sender, decision.role)
+        if decision.recheck is not None:
+            _log_recheck(number, decision.recheck)
         return Outcome(Disposition.FOLLOWUP, ticket=number, message_id=msg.message_id)
     if isinstance(decision, filing.Hold):
         held = decision.ticket
@@ -222,6 +234,26 @@ def _write(
         )
     log.info("%s ignored: %s (%s)", ident, decision.reason, msg.kind_reason)
     return Outcome(Disposition.IGNORED, decision.reason, message_id=msg.message_id)
+
+
+def _log_ambiguous(number: str, term: str, people: tuple[str, ...]) -> None:
+    log.warning(
+        "%s %r fits %s: all excluded; customer care to check who was meant",
+        number,
+        term,
+        ", ".join(people),
+    )
+
+
+def _log_recheck(number: str, check: Recheck) -> None:
+    """What a follow-up's names changed, for the operator following the ticket."""
+    if check.added:
+        log.info("%s follow-up names %s: excluded from now on", number, ", ".join(check.added))
+    for unsure in check.ambiguous:
+        _log_ambiguous(number, unsure.term, unsure.people)
+    h = check.handover
+    if h is not None:
+        log.info("%s moved from %s to %s: %s", number, h.before, h.after or "(nobody)", h.why)
 
 
 def release_held(held_id: int, by: str, deps: Deps) -> Outcome | None:
@@ -247,7 +279,7 @@ def release_held(held_id: int, by: str, deps: Deps) -> Outcome | None:
                 assert ticket is not None  # tickets are never deleted
                 role, _ = decide.party(session, ticket, msg.sender, deps)
                 decision = decide.join(
-                    session, ticket, msg, role or "released", deps, True, "released"
+                    session, ticket, msg, role or "released", deps, now, True, "released"
                 )
             outcome = _write(session, decision, msg, raw, deps, now)
         number = outcome.ticket

@@ -48,28 +48,53 @@ class Chart:
             deputy = absence.deputy
             if deputy in seen or deputy in self.excluded or deputy not in self.people:
                 return "", ()
-            used.append(Delegation(current, deputy, _describe(absence)))
+            used.append(Delegation(current, deputy, _describe(absence), absence.end))
             seen.add(deputy)
             current = deputy
         return current, tuple(used)
 
+    def at_work(self, key: str) -> bool:
+        """In the chart, not named in the complaint, and not away."""
+        return key in self.people and key not in self.excluded and self.absence(key) is None
+
+    def peer(self, key: str) -> str:
+        """A colleague at work with `key`'s role, same department first; "" when none."""
+        me = self.people[key]
+        return next(
+            (
+                p.key
+                for p in self.holders(me.role, me.department)
+                if p.key != key and self.at_work(p.key)
+            ),
+            "",
+        )
+
     def stand_in(self, key: str) -> tuple[str, tuple[Delegation, ...]]:
-        """Who does `key`'s work now: them, their deputy, else the first available manager up."""
+        """Who does `key`'s work now: them; else their configured deputy (授权委托); else a
+        colleague at work with the same role; else the first of these up the management line."""
         delegations: list[Delegation] = []
-        waiting, waiting_reason = "", ""
+        waiting: str = ""
+        waiting_reason, waiting_until = "", None
         current, seen = key, set()
         while current in self.people and current not in seen:
             seen.add(current)
             if current not in self.excluded:
                 if waiting:
                     reason = f"{waiting_reason}; no deputy available, passed up the line"
-                    delegations.append(Delegation(waiting, current, reason))
+                    delegations.append(Delegation(waiting, current, reason, waiting_until))
                 found, used = self.present(current)
                 if found:
                     return found, (*delegations, *used)
                 absence = self.absence(current)
                 waiting = current
                 waiting_reason = _describe(absence) if absence else "absent"
+                waiting_until = absence.end if absence else None
+                colleague = self.peer(current)
+                if colleague:
+                    role = self.people[current].role
+                    reason = f"{waiting_reason}; no deputy available, same role ({role})"
+                    hand_over = Delegation(current, colleague, reason, waiting_until)
+                    return colleague, (*delegations, hand_over)
             current = self.people[current].manager or ""
         return "", ()
 
@@ -89,9 +114,9 @@ class Chart:
         holders = self.holders(role, department)
         if not holders:
             return "", (), f"{what}: nobody holds role {role}"
-        # The default is the first holder who is at work, whether or not the complaint names
-        # them: a named default passes up their own management line, not to a peer.
-        default = next((p for p in holders if self.absence(p.key) is None), holders[0])
+        # The first holder is the default whether or not they are at work or named: an absent
+        # one's work goes to their deputy first, a named one's up their own management line.
+        default = holders[0]
         found, used = self.stand_in(default.key)
         note = ""
         if default.key in self.excluded:
@@ -178,10 +203,18 @@ def assign(
     care, care_used, note = chart.fill(org.care_manager_role, c.department, "care manager")
     notes.append(note)
     told.append((care, care_used))
+    unheard: list[str] = []
     if c.is_major:
-        gm, gm_used, note = chart.fill(org.general_manager_role, c.department, "general manager")
-        notes.append(note)
-        told.append((gm, gm_used))
+        # Seed 003: a major complaint is reported to the general manager and legal.
+        for role, what in (
+            (org.general_manager_role, "general manager"),
+            (org.legal_role, "legal"),
+        ):
+            key, used, note = chart.fill(role, c.department, what)
+            notes.append(note)
+            told.append((key, used))
+            if not key:
+                unheard.append(note or f"{what}: nobody available for role {role}")
     handler_email = chart.people[handler].email if handler else ""
     inform = tuple(
         dict.fromkeys(
@@ -192,4 +225,4 @@ def assign(
     )
     all_used = _unique([*delegations, *(d for key, used in told if key for d in used)])
     rule_text = "; ".join([label, *(n for n in notes if n)])
-    return Assignment(handler, handler_email, inform, excluded, all_used, rule_text)
+    return Assignment(handler, handler_email, inform, excluded, all_used, rule_text, tuple(unheard))

@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 
 import schedule
@@ -27,9 +28,10 @@ from daemon.outbox import ServerWatch, Transport, deliver_due, lease_for, make_t
 from daemon.pipeline import process_batch
 from daemon.sources import imap
 from daemon.sources.maildir import Maildir, drain
-from daemon.store import faults, mailboxes
+from daemon.store import calendarrows, faults, mailboxes
 from daemon.store.mailboxes import Checkpoints
 from daemon.values import Batch, Clock, Received
+from daemon.workdays import BusinessCalendar
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +255,7 @@ class Daemon:
         self._stop = asyncio.Event()
         await self._start(deps)
         log.info("config reloaded from %s", self._path)
+        app.warn_of_config_gaps(settings)
         sdnotify.notify("READY=1", "STATUS=filing complaints")
 
     # --- health --------------------------------------------------------------------------
@@ -326,6 +329,10 @@ class Daemon:
             deps = await asyncio.to_thread(self._prepare, settings)
         self._deps = deps
         self._scheduler.clear()
+        try:
+            await asyncio.to_thread(recalendar, deps, self._clock())
+        except Exception as exc:  # noqa: BLE001 (the clocks keep their due times until the next start)
+            log.error("calendar not compared with the recorded one: %s", describe(exc))
         self._workers = []
         # A reload may have dropped a mailbox: report only what runs now.
         loop = asyncio.get_running_loop()
@@ -430,6 +437,49 @@ class Daemon:
             await self._write_health(self._deps)
             self._deps.store.dispose()
             self._deps = None
+
+
+# The distribution each calendar source is installed as: a new version may bring new days.
+_SOURCE_DISTRIBUTIONS = {"chinesecalendar": "chinesecalendar", "holidays": "holidays"}
+
+
+def source_versions(calendar: BusinessCalendar) -> str:
+    """The calendar sources in use with their installed versions, e.g. 'chinesecalendar 1.11.0'."""
+    found = []
+    for source in calendar.settings.sources:
+        try:
+            found.append(f"{source} {metadata.version(_SOURCE_DISTRIBUTIONS[source])}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{source} (not installed)")
+    return ", ".join(found)
+
+
+def recalendar(deps: Deps, now: datetime) -> calendarrows.Recalendared:
+    """At start and on reload: when the effective calendar differs from the one the open
+    clocks were computed on, move their due times onto it (each move audited on its ticket)
+    and log one line saying what changed."""
+    calendar = deps.triage.calendar
+    done = calendarrows.recompute_if_changed(
+        deps.store, calendar, source_versions(calendar), now, calendar.local_date(now)
+    )
+    if done.recomputed:
+        numbers = sorted({number for number, _ in done.moved})
+        shown = ", ".join(numbers[:10]) + (
+            f" and {len(numbers) - 10} more" if len(numbers) > 10 else ""
+        )
+        # Moved deadlines are worth an operator's eye; a recompute that moved nothing is not.
+        log.log(
+            logging.WARNING if done.moved else logging.INFO,
+            "calendar compared with the one the open clocks were computed on (%s): "
+            "%d open clock(s) recomputed, %d due time(s) moved%s",
+            done.change.summary(),
+            done.recomputed,
+            len(done.moved),
+            f" on {shown}" if shown else "",
+        )
+    elif done.change.versions[0] not in ("", done.change.versions[1]):
+        log.info("calendar sources updated (%s): no recorded day changed", done.change.summary())
+    return done
 
 
 def _tracked(

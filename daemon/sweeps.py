@@ -199,9 +199,14 @@ def _run_clock(session: Session, row: TicketClock, deps: Deps, now: datetime) ->
         else:
             if rungs is None:
                 rungs = ladder.escalation_ladder(
-                    ticket.handler, job.org, now, tuple(ticket.excluded)
+                    ticket.handler,
+                    job.org,
+                    now,
+                    tuple(ticket.excluded),
+                    steps=len(state.plan.ladder),
+                    told=_escalated_to(job),
                 )
-            done.append(_escalate(job, action.step, rungs))
+            done.append(_escalate(job, rungs[action.step - 1]))
     return done
 
 
@@ -226,7 +231,7 @@ def _remind(job: _Job, action: clocks.Remind) -> SweepAction:
     calendar = job.deps.triage.calendar
     left = job.state.budget - clocks.consumed(job.state, job.now, calendar)
     told = _told_before(job)
-    recipients = ladder.reminder_recipients(job.holder, job.org, job.now)
+    recipients, nobody = ladder.reminder_recipients(job.holder, job.org, job.now)
 
     def body(r: Recipient) -> notices.Body:
         return notices.Reminder(
@@ -250,6 +255,8 @@ def _remind(job: _Job, action: clocks.Remind) -> SweepAction:
             sent,
         )
     )
+    if not sent:
+        _unheard(job, "reminder", None, nobody or "no recipient has an address we may use")
     return job.action("remind", sent)
 
 
@@ -285,10 +292,14 @@ def _upgrade(job: _Job) -> list[SweepAction]:
 # -- escalation -----------------------------------------------------------------------------------
 
 
-def _escalate(job: _Job, step: int, rungs: tuple[ladder.Rung, ...]) -> SweepAction:
-    """Tell ladder step `step`, and copy the neutral third party."""
-    recipients = ladder.rung_recipients(step, rungs, job.org)
+def _escalate(job: _Job, rung: ladder.Rung) -> SweepAction:
+    """Tell the ladder step's person, copying the neutral third party; a step that tells
+    nobody new sends nothing, and one that nobody could take is a warning."""
+    step = rung.step
+    recipients = ladder.rung_recipients(rung, job.org)
     copies = ladder.copies(job.holder, job.org, job.now, {r.key for r in recipients})
+    if not recipients:
+        copies = []  # a copy of a step nobody was given
     calendar = job.deps.triage.calendar
     late = clocks.overdue(job.state, job.now, calendar)
     told = _told_before(job)
@@ -324,10 +335,43 @@ def _escalate(job: _Job, step: int, rungs: tuple[ladder.Rung, ...]) -> SweepActi
             tuple(c.key for c in fresh_copies),
             sent,
             late.total_seconds(),
+            "" if fresh else rung.why or "already told",
         )
     )
-    log.info("%s %s escalated, step %d to %s", job.ticket.number, job.state.kind, step, sent)
+    if rung.unfilled or (recipients and not sent):
+        _unheard(job, _what(job), step, rung.why or "no recipient has an address we may use")
+    elif not fresh:
+        log.info("%s %s step %d told nobody new: %s", job.ticket.number, job.state.kind, step,
+                 rung.why)  # fmt: skip
+    else:
+        log.info("%s %s escalated, step %d to %s", job.ticket.number, job.state.kind, step, sent)
     return job.action("escalate", sent, step)
+
+
+def _what(job: _Job) -> str:
+    return "major_report" if job.state.kind is ClockKind.MAJOR_REPORT else "escalation"
+
+
+def _unheard(job: _Job, what: str, step: int | None, why: str) -> None:
+    """A notice that reached nobody: a warning, and an audit entry `complaintd status` shows."""
+    kind = job.state.kind.value
+    at = f" step {step}" if step is not None else ""
+    log.warning("%s %s%s (%s) went to nobody: %s", job.ticket.number, what, at, kind, why)
+    job.event(events.Unheard(what, kind, step, why))
+
+
+def _escalated_to(job: _Job) -> frozenset[str]:
+    """Everyone an earlier step of this clock told: a person hears once per clock."""
+    rows = job.session.scalars(
+        select(TicketEvent).where(
+            TicketEvent.ticket_id == job.ticket.id,
+            TicketEvent.kind == events.Kind.ESCALATED,
+            # A clock started again (a reopened ticket) climbs its ladder afresh.
+            TicketEvent.at >= job.state.started_at,
+        )
+    ).all()
+    kind = job.state.kind.value
+    return frozenset(k for e in rows if e.detail.get("clock") == kind for k in e.detail["to"])
 
 
 # -- mail -----------------------------------------------------------------------------------------
@@ -376,6 +420,8 @@ def _told_before(job: _Job) -> tuple[ToldBefore, ...]:
     told: list[ToldBefore] = []
     for e in rows:
         keys = [*e.detail.get("to", []), *e.detail.get("copies", [])]
+        if not keys:
+            continue  # a step that told nobody new, or a notice that reached nobody
         told.append(
             ToldBefore(
                 at=local_time(e.at, job.zone),

@@ -130,6 +130,7 @@ class Delegation:
     absent: str  # person key
     deputy: str  # person key
     reason: str
+    until: datetime | None = None  # when the absence ends; None when it is not an absence
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,9 @@ class Assignment:
     excluded: tuple[str, ...]  # person keys named in the complaint: they never see it
     delegations: tuple[Delegation, ...] = ()
     rule: str = ""  # which routing rule chose the handler's role
+    # Major-complaint reports that reach nobody, each saying who and why ("legal: nobody holds
+    # role legal"): audited and logged as warnings.
+    unheard: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

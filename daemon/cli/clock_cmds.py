@@ -13,10 +13,13 @@ from daemon.cli.common import (
     CommandError,
     Commands,
     config_option,
+    database,
     deprecated_alias,
     emit_json,
     load_settings,
     print_table,
+    shown_time,
+    times_for,
 )
 from daemon.lifecycle import Event
 from daemon.store import views
@@ -96,19 +99,18 @@ def _tickets_act(args: argparse.Namespace) -> int:
     at = parse_instant(args.at, settings.zone, "--at") if args.at else now
     if at > now:
         raise CommandError(f"--at {args.at} is in the future", exit_code=2)
-    deps = app.build(settings, app.open_store(settings))
-    try:
-        result = acting.act(deps, args.number, Event(args.event), actor, cause, at, args.to)
-    except (acting.ActError, lifecycle.InvalidTransition) as exc:
-        raise CommandError(f"{args.number}: {exc}") from None
-    finally:
-        deps.store.dispose()
+    with database(settings) as store:
+        deps = app.build(settings, store)
+        try:
+            result = acting.act(deps, args.number, Event(args.event), actor, cause, at, args.to)
+        except (acting.ActError, lifecycle.InvalidTransition) as exc:
+            raise CommandError(f"{args.number}: {exc}") from None
     if args.json:
         emit_json(result.as_json(settings.zone))
         return 0
     print(f"{result.ticket}  {result.event}: {result.before} -> {result.after}")
     for c in result.clocks:
-        due = f" due {c.due_at.astimezone(settings.zone):%Y-%m-%d %H:%M}" if c.due_at else ""
+        due = f" due {shown_time(c.due_at, settings.zone)}" if c.due_at else ""
         late = f", {_span(c.late_seconds)} late" if c.late_seconds > 0 else ""
         print(f"  {c.kind:<15} {c.change}{due}{late}")
     return 0
@@ -119,11 +121,10 @@ def _sweep(args: argparse.Namespace) -> int:
     now = parse_instant(args.at, settings.zone) if args.at else app.utc_now()
     if args.limit < 1:
         raise CommandError("--limit must be at least 1", exit_code=2)
-    deps = app.build(settings, app.open_store(settings))
-    try:
-        report = sweeps.sweep(deps, now, dry_run=args.dry_run, limit=args.limit)
-    finally:
-        deps.store.dispose()
+    with database(settings) as store:
+        report = sweeps.sweep(
+            app.build(settings, store), now, dry_run=args.dry_run, limit=args.limit
+        )
     for action in report.actions:
         print(json.dumps(action.as_json(settings.zone), ensure_ascii=False))
     return 0
@@ -134,10 +135,9 @@ def _report_missed(args: argparse.Namespace) -> int:
     zone = settings.zone
     since = parse_bound(args.since, zone, end=False) if args.since else None
     until = parse_bound(args.until, zone, end=True) if args.until else None
-    store = app.open_store(settings)
-    with store.reading() as session:
+    with database(settings) as store, store.reading() as session:
         if args.tickets:
-            rows = views.missed_list(session, since, until)
+            rows = views.missed_list(session, since, until, times_for(zone, args.json))
         else:
             rows = views.missed_report(session, since, until)
     for row in rows:
@@ -145,11 +145,24 @@ def _report_missed(args: argparse.Namespace) -> int:
         row["name"] = person.name if person else ""
     if args.json:
         emit_json(rows)
-    elif args.tickets:
+        return 0
+    if since or until:
+        print(_period(since, until, zone))
+    if args.tickets:
         print_table(rows, ["ticket", "clock", "person", "name", "due_at", "overdue_hours"])
     else:
         print_table(rows, ["person", "name", "clock", "missed", "tickets", "overdue_hours"])
     return 0
+
+
+def _period(since: datetime | None, until: datetime | None, zone: ZoneInfo) -> str:
+    """The bounds a report counted, in the service's zone; a day named in --until is included,
+    so its bound is the next midnight."""
+    parts = ["breaches"]
+    if since:
+        parts.append(f"from {shown_time(since, zone)}")
+    parts.append(f"before {shown_time(until, zone)}" if until else "up to now")
+    return " ".join(parts)
 
 
 def parse_instant(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:

@@ -7,14 +7,19 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from daemon import config
-from daemon.config import Settings
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+
+from daemon import app, config
+from daemon.config import Settings, database_url
+from daemon.store import Store
+from daemon.store.db import Unavailable, explain
 
 
 class Commands(Protocol):
@@ -38,6 +43,34 @@ def json_time(at: datetime | None, zone: ZoneInfo) -> str | None:
     return at.astimezone(zone).isoformat() if at else None
 
 
+def times_for(zone: ZoneInfo, as_json: bool) -> Callable[[datetime | None], str | None]:
+    """How one command's output writes instants: json_time for --json, shown_time for text."""
+    if as_json:
+        return lambda at: json_time(at, zone)
+    return lambda at: shown_time(at, zone)
+
+
+# What a database that went away, or was never right, raises partway through a command: the
+# server stopped or dropped the connection, a table or a grant is missing, the file is locked.
+# Not IntegrityError or DataError: those are faults of the command, worth their traceback.
+_UNUSABLE = (OperationalError, ProgrammingError, InterfaceError)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Store]:
+    """The database for one command's work, closed afterwards. A failure to reach or use it,
+    at opening or at any later statement, becomes db.Unavailable: one line with the URL
+    (password hidden), the cause and what to do, and exit 1."""
+    store = app.open_store(settings)  # reports its own failures the same way
+    try:
+        yield store
+    except _UNUSABLE as exc:
+        url, setting = database_url(settings), app.database_setting(settings)
+        raise Unavailable(explain(url, exc, setting)) from None
+    finally:
+        store.dispose()
+
+
 class CommandError(Exception):
     """A failure to report in one line, saying what to do next."""
 
@@ -54,7 +87,8 @@ def config_option(top_level: bool = False) -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         default=None if top_level else argparse.SUPPRESS,
-        help="config file (default: $COMPLAINTD_CONFIG, else ./config.toml)",
+        help="config file (default: $COMPLAINTD_CONFIG, else ./config.toml, "
+        "else /etc/complaintd/config.toml)",
     )
     return parent
 
@@ -107,12 +141,7 @@ def add_list_and_show(
 
 def config_path(args: argparse.Namespace) -> tuple[Path, bool]:
     """The config file to read, and whether the user named it explicitly."""
-    if args.config is not None:
-        return Path(args.config), True
-    env = os.environ.get("COMPLAINTD_CONFIG")
-    if env:
-        return Path(env), True
-    return Path("config.toml"), False
+    return config.config_path(args.config, os.environ)
 
 
 def load_settings(args: argparse.Namespace, required: bool = True) -> tuple[Path, Settings]:
@@ -147,7 +176,7 @@ def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         return
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(_width(c), *(_width(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    print("  ".join(_pad(c.upper(), w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join(_pad(c.upper(), w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for line in cells:
         print("  ".join(_pad(v, w) for v, w in zip(line, widths, strict=True)).rstrip())
 

@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
     path, settings = load_settings(args)
     setup_logging(settings.service.log_level)
     app.warn_of_provisional_calendar(settings, app.utc_now())
+    app.warn_of_config_gaps(settings)
     try:
         return service.run(path, settings)
     except config.ConfigError as exc:
@@ -59,6 +60,9 @@ def _check(args: argparse.Namespace, clock: Clock = app.utc_now) -> int:
     except config.ConfigError as exc:
         raise CommandError(str(exc), exit_code=78) from None
     print(json.dumps(config.masked(settings), ensure_ascii=False, indent=2))
+    # Warnings, not refusals: a chart is filled in one person at a time.
+    for gap in config.warnings(settings):
+        print(f"complaintd: warning: {gap}", file=sys.stderr)
     _warn_of_provisional_calendar(settings, clock)
     return 0
 

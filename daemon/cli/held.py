@@ -14,13 +14,15 @@ from daemon.cli.common import (
     Commands,
     add_list_and_show,
     config_option,
+    database,
     emit_json,
     load_settings,
     print_record,
     print_table,
+    times_for,
 )
 from daemon.pipeline import drop_held, release_held
-from daemon.store import records
+from daemon.store import views
 from daemon.store.models import HeldMessage, Ticket
 
 
@@ -50,9 +52,8 @@ def register(sub: Commands) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
-        rows = records.held_list(session, args.all)
+    with database(settings) as store, store.reading() as session:
+        rows = views.held_list(session, args.all, times_for(settings.zone, args.json))
     if args.json:
         emit_json(rows)
     else:
@@ -63,8 +64,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
+    with database(settings) as store, store.reading() as session:
         found = session.execute(
             select(HeldMessage, Ticket.number)
             .outerjoin(Ticket, Ticket.id == HeldMessage.ticket_id)
@@ -73,18 +73,19 @@ def _show(args: argparse.Namespace) -> int:
         if found is None:
             raise CommandError(f"no held message #{args.id}; see `complaintd held list`")
         row, number = found
-        if args.raw:
-            sys.stdout.buffer.write(row.raw)
-            return 0
-        info = records.held_info(row, number)
+        raw = row.raw
+        info = views.held_info(row, number, times_for(settings.zone, args.json))
+    if args.raw:
+        sys.stdout.buffer.write(raw)
+        return 0
     print_record(info, args.json, f"complaintd held show --raw {args.id}")
     return 0
 
 
 def _release(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    outcome = release_held(args.id, _actor(args), app.build(settings, store))
+    with database(settings) as store:
+        outcome = release_held(args.id, _actor(args), app.build(settings, store))
     if outcome is None:
         raise CommandError(f"no message #{args.id} is held; see `complaintd held list --all`")
     print(f"held #{args.id} released: {outcome.disposition.value} {outcome.ticket or ''}".rstrip())
@@ -93,8 +94,9 @@ def _release(args: argparse.Namespace) -> int:
 
 def _drop(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    if not drop_held(args.id, _actor(args), app.build(settings, store)):
+    with database(settings) as store:
+        dropped = drop_held(args.id, _actor(args), app.build(settings, store))
+    if not dropped:
         raise CommandError(f"no message #{args.id} is held; see `complaintd held list --all`")
     print(f"held #{args.id} dropped")
     return 0

@@ -14,10 +14,12 @@ from daemon.cli.common import (
     Commands,
     add_list_and_show,
     config_option,
+    database,
     emit_json,
     load_settings,
     print_record,
     print_table,
+    times_for,
 )
 from daemon.deps import Run
 from daemon.pipeline import process
@@ -69,9 +71,10 @@ def register(sub: Commands, t_sub: Commands) -> None:
 
 def _tickets_list(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
-        rows = views.ticket_list(session, args.status, args.limit)
+    with database(settings) as store, store.reading() as session:
+        rows = views.ticket_list(
+            session, args.status, args.limit, times_for(settings.zone, args.json)
+        )
         matching = session.scalar(
             select(func.count())
             .select_from(Ticket)
@@ -105,9 +108,8 @@ def _tickets_list(args: argparse.Namespace) -> int:
 
 def _tickets_show(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
-        detail = views.ticket_detail(session, args.number)
+    with database(settings) as store, store.reading() as session:
+        detail = views.ticket_detail(session, args.number, times_for(settings.zone, args.json))
     if detail is None:
         raise CommandError(f"no ticket {args.number}; `complaintd tickets list` shows the numbers")
     if args.json:
@@ -167,9 +169,8 @@ def _detail(detail: object) -> str:
 
 def _quarantine_list(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
-        rows = views.quarantine_list(session, args.all)
+    with database(settings) as store, store.reading() as session:
+        rows = views.quarantine_list(session, args.all, times_for(settings.zone, args.json))
     if args.json:
         emit_json(rows)
     else:
@@ -179,26 +180,17 @@ def _quarantine_list(args: argparse.Namespace) -> int:
 
 def _quarantine_show(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
+    with database(settings) as store, store.reading() as session:
         row = session.get(Quarantined, args.id)
         if row is None:
             raise CommandError(
                 f"no quarantined message #{args.id}; see `complaintd quarantine list`"
             )
-        if args.raw:
-            sys.stdout.buffer.write(row.raw)
-            return 0
-        info = {
-            "id": row.id,
-            "status": row.status,
-            "reason": row.reason,
-            "detail": row.detail,
-            "origin": row.origin,
-            "received_at": row.received_at.isoformat(),
-            "bytes": len(row.raw),
-            "sha256": row.sha256,
-        }
+        raw = row.raw
+        info = views.quarantine_info(row, times_for(settings.zone, args.json))
+    if args.raw:
+        sys.stdout.buffer.write(raw)
+        return 0
     print_record(info, args.json, f"complaintd quarantine show --raw {args.id}")
     return 0
 
@@ -208,26 +200,26 @@ def _quarantine_retry(args: argparse.Namespace) -> int:
         # A usage error, as argparse's own: exit 2.
         raise CommandError("quarantine retry: name the ids to retry, or pass --all", exit_code=2)
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    deps = app.build(settings, store)
-    with store.reading() as session:
-        held = [
-            (row.id, RawMail(row.raw, row.origin, row.received_at))
-            for row in session.query(Quarantined).filter(Quarantined.status == "held")
-            if args.all or row.id in args.ids
-        ]
-    missing = set(args.ids) - {row_id for row_id, _ in held}
     results = []
-    for row_id, raw in held:
-        outcome = process(raw, deps, Run(retry_of=row_id))
-        results.append(
-            {
-                "id": row_id,
-                "disposition": outcome.disposition.value,
-                "reason": outcome.reason,
-                "ticket": outcome.ticket,
-            }
-        )
+    with database(settings) as store:
+        deps = app.build(settings, store)
+        with store.reading() as session:
+            held = [
+                (row.id, RawMail(row.raw, row.origin, row.received_at))
+                for row in session.query(Quarantined).filter(Quarantined.status == "held")
+                if args.all or row.id in args.ids
+            ]
+        for row_id, raw in held:
+            outcome = process(raw, deps, Run(retry_of=row_id))
+            results.append(
+                {
+                    "id": row_id,
+                    "disposition": outcome.disposition.value,
+                    "reason": outcome.reason,
+                    "ticket": outcome.ticket,
+                }
+            )
+    missing = set(args.ids) - {row_id for row_id, _ in held}
     for row_id in sorted(missing):
         results.append(
             {"id": row_id, "disposition": "unknown", "reason": "not held", "ticket": None}
@@ -241,9 +233,10 @@ def _quarantine_retry(args: argparse.Namespace) -> int:
 
 def _outbox_list(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    with store.reading() as session:
-        rows = views.outbox_list(session, args.status, args.limit)
+    with database(settings) as store, store.reading() as session:
+        rows = views.outbox_list(
+            session, args.status, args.limit, times_for(settings.zone, args.json)
+        )
     if args.json:
         emit_json(rows)
     else:

@@ -12,7 +12,8 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from daemon import app
-from daemon.cli.common import CommandError, Commands, config_option, load_settings
+from daemon.cli.clock_cmds import parse_instant
+from daemon.cli.common import CommandError, Commands, config_option, database, load_settings
 from daemon.deps import Run
 from daemon.pipeline import process_batch
 from daemon.sources import replay
@@ -41,6 +42,18 @@ def register(sub: Commands) -> None:
         action="store_true",
         help="record tickets but queue no acknowledgement or notice (backfilling old mail)",
     )
+    parser.add_argument(
+        "--as-received",
+        action="store_true",
+        help="start each ticket's clocks at the message's own arrival time (its topmost "
+        "Received: header, else Date:), not now",
+    )
+    parser.add_argument(
+        "--at",
+        default=None,
+        metavar="ISO-8601",
+        help="replay as if it were this instant; without an offset, in [service] timezone",
+    )
     parser.set_defaults(handler=_replay)
 
 
@@ -49,31 +62,33 @@ def _replay(args: argparse.Namespace) -> int:
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
     _, settings = load_settings(args)
-    store = app.open_store(settings)
-    deps = app.build(settings, store)
-    run = Run(send_mail=not args.no_mail)
-    counts: Counter[str] = Counter(dict.fromkeys(_KEYS.values(), 0))
-    reasons: Counter[str] = Counter()
-    total = replay.count(args.paths) if sys.stderr.isatty() else None
-    # Log lines go through the bar, above it, instead of being written over it.
-    with (
-        tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar,
-        logging_redirect_tqdm(tqdm_class=tqdm),
-    ):
-        for batch in replay.batches(replay.read(args.paths)):
-            done = process_batch(batch, deps, run)
-            for outcome in done.outcomes:
-                counts[_KEYS[outcome.disposition]] += 1
-                if outcome.disposition in (
-                    Disposition.IGNORED,
-                    Disposition.QUARANTINED,
-                    Disposition.HELD,
-                ):
-                    reasons[outcome.reason] += 1
-                bar.update()
-            if done.error is not None:
-                raise done.error
-    store.dispose()
+    now = parse_instant(args.at, settings.zone) if args.at else app.utc_now()
+    with database(settings) as store:
+        deps = app.build(settings, store, (lambda: now) if args.at else app.utc_now)
+        run = Run(send_mail=not args.no_mail, as_received=args.as_received)
+        # With --as-received a message arriving after `now` is not believed (see replay.arrival).
+        arrived_by = now if args.as_received else None
+        counts: Counter[str] = Counter(dict.fromkeys(_KEYS.values(), 0))
+        reasons: Counter[str] = Counter()
+        total = replay.count(args.paths) if sys.stderr.isatty() else None
+        # Log lines go through the bar, above it, instead of being written over it.
+        with (
+            tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar,
+            logging_redirect_tqdm(tqdm_class=tqdm),
+        ):
+            for batch in replay.batches(replay.read(args.paths, arrived_by)):
+                done = process_batch(batch, deps, run)
+                for outcome in done.outcomes:
+                    counts[_KEYS[outcome.disposition]] += 1
+                    if outcome.disposition in (
+                        Disposition.IGNORED,
+                        Disposition.QUARANTINED,
+                        Disposition.HELD,
+                    ):
+                        reasons[outcome.reason] += 1
+                    bar.update()
+                if done.error is not None:
+                    raise done.error
     report = {"messages": sum(counts.values()), **counts, "reasons": dict(sorted(reasons.items()))}
     print(json.dumps(report, ensure_ascii=False))
     return 0

@@ -8,28 +8,37 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from daemon import app
+from daemon import app, config
 from daemon.cli.common import (
     CommandError,
     Commands,
     config_option,
     emit_json,
+    json_time,
     load_settings,
     print_table,
+    shown_time,
 )
 from daemon.config import Settings, database_url
+from daemon.events import Kind
 from daemon.health import alert_reason, describe
 from daemon.store import mailboxes
 from daemon.store.db import Store
-from daemon.store.models import MailboxState, OutboxMail, Quarantined
+from daemon.store.models import MailboxState, OutboxMail, Quarantined, Ticket, TicketEvent
 from daemon.values import Clock
 from daemon.workdays import BusinessCalendar, Concern, calendar_concerns
 
 _NEVER = "never reported: is the daemon running?"
+
+# Notices that reached nobody (an unfilled role, everyone absent or named) are counted over
+# this window, and the newest few listed, so a gap in the org chart shows before it costs.
+UNHEARD_WINDOW = timedelta(days=7)
+UNHEARD_SHOWN = 5
 
 
 def register(sub: Commands, clock: Clock = app.utc_now) -> None:
@@ -56,9 +65,11 @@ class _Facts:
     outbox: dict[str, int]
     oldest_pending: datetime | None
     held: int
+    unheard_count: int
+    unheard: list[tuple[str, datetime, dict[str, Any]]]  # newest first: number, at, detail
 
 
-def _read(settings: Settings) -> _Facts:
+def _read(settings: Settings, now: datetime) -> _Facts:
     # Read only, never migrate or even check migrations (that takes SQLite's write lock):
     # status must answer while the daemon, or something stuck, holds the database.
     store = Store(database_url(settings), echo=settings.database.echo)
@@ -77,9 +88,25 @@ def _read(settings: Settings) -> _Facts:
             held = session.scalar(
                 select(func.count()).select_from(Quarantined).where(Quarantined.status == "held")
             )
+            recent = (TicketEvent.kind == Kind.UNHEARD.value) & (
+                TicketEvent.at >= now - UNHEARD_WINDOW
+            )
+            unheard_count = session.scalar(
+                select(func.count()).select_from(TicketEvent).where(recent)
+            )
+            unheard = [
+                (str(number), at, dict(detail or {}))
+                for number, at, detail in session.execute(
+                    select(Ticket.number, TicketEvent.at, TicketEvent.detail)
+                    .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                    .where(recent)
+                    .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+                    .limit(UNHEARD_SHOWN)
+                ).all()
+            ]
     finally:
         store.dispose()
-    return _Facts(states, outbox, oldest, int(held or 0))
+    return _Facts(states, outbox, oldest, int(held or 0), int(unheard_count or 0), unheard)
 
 
 def _source_row(
@@ -112,7 +139,7 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     now = clock()
     alert_after = timedelta(minutes=settings.service.mailbox_alert_minutes)
     try:
-        facts = _read(settings)
+        facts = _read(settings, now)
     except (SQLAlchemyError, OSError) as exc:
         raise CommandError(f"database unreachable: {describe(exc)}") from None
     known = facts.states
@@ -151,17 +178,33 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
         },
         "quarantine_held": facts.held,
         "calendar": _calendar_report(settings, now),
+        "config_warnings": config.warnings(settings),
+        "unheard": {
+            "days": UNHEARD_WINDOW.days,
+            "count": facts.unheard_count,
+            "newest": [
+                {
+                    "ticket": number,
+                    "at": json_time(at, settings.zone),
+                    "what": detail.get("what", ""),
+                    "clock": detail.get("clock", ""),
+                    "step": detail.get("step"),
+                    "why": detail.get("why", ""),
+                }
+                for number, at, detail in facts.unheard
+            ],
+        },
     }
     if args.json:
         emit_json(report)
     else:
-        _print(report)
+        _print(report, settings.zone)
     alerts = [r["alert"] for r in rows + workers] + [daemon_alert is not None]
     alerts += [c["level"] == Concern.FAIL for c in report["calendar"]]
     return 1 if any(alerts) else 0
 
 
-def _print(report: dict[str, Any]) -> None:
+def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
     columns = ["connected", "last_fetch", "waiting", "failing_since", "last_error", "alert_reason"]
     if report["mailboxes"]:
         print_table(report["mailboxes"], ["mailbox", *columns])
@@ -183,6 +226,31 @@ def _print(report: dict[str, Any]) -> None:
     for concern in report["calendar"]:
         level = "ALERT" if concern["level"] == Concern.FAIL else "WARNING"
         print(f"calendar: {level}: {concern['message']}")
+    for gap in report["config_warnings"]:
+        print(f"config: WARNING: {gap}")
+    _print_unheard(report["unheard"], zone)
+
+
+def _print_unheard(unheard: dict[str, Any], zone: ZoneInfo) -> None:
+    count, days = unheard["count"], unheard["days"]
+    if not count:
+        print(f"reached nobody: none in the last {days} days")
+        return
+    print(
+        f"reached nobody: WARNING: {count} notice(s) in the last {days} days "
+        "(see `complaintd tickets show NUMBER`)"
+    )
+    rows = [
+        {
+            "ticket": n["ticket"],
+            "at": shown_time(datetime.fromisoformat(n["at"]), zone),
+            "what": n["what"] + (f" step {n['step']}" if n["step"] else ""),
+            "clock": n["clock"] or None,
+            "why": n["why"],
+        }
+        for n in unheard["newest"]
+    ]
+    print_table(rows, ["ticket", "at", "what", "clock", "why"])
 
 
 def _calendar_report(settings: Settings, now: datetime) -> list[dict[str, Any]]:

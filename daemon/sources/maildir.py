@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from daemon.values import Batch, Clock, Disposition, Outcome, RawMail, Received
@@ -21,6 +21,10 @@ Handler = Callable[[list[Received]], Batch]
 # the files' bytes in memory until it commits.
 BATCH_SIZE = 100
 BATCH_BYTES = 32 * 1024 * 1024
+
+# A file copied straight into new/ (by hand, not through tmp/) can be seen before its bytes
+# are: an empty file this young is left for the next look rather than quarantined as empty.
+EMPTY_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,8 @@ def drain(maildir: Maildir, handle: Handler, should_stop: Callable[[], bool], cl
             delivered = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         except FileNotFoundError:
             continue  # another instance took it
+        if not data and clock() - delivered < EMPTY_GRACE:
+            continue
         received = _received_at(delivered, clock())
         batch.append((path, Received(RawMail(data, f"maildir:{path}", received))))
         size += len(data)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from daemon.values import RawMail, Received
+
+log = logging.getLogger(__name__)
 
 
 def is_mbox(path: Path) -> bool:
@@ -34,19 +41,79 @@ def files_under(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def read(paths: Sequence[Path]) -> Iterator[RawMail]:
-    """The messages in `paths`, one RawMail each; an mbox yields one per message."""
+def read(paths: Sequence[Path], as_received_by: datetime | None = None) -> Iterator[RawMail]:
+    """The messages in `paths`, one RawMail each; an mbox yields one per message. Each is
+    stamped with its file's time, or with `as_received_by` given (the replay's "now"), with
+    its own arrival time (see arrival)."""
     for path in files_under(paths):
         received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         if is_mbox(path):
             box = mailbox.mbox(path, create=False)
             try:
                 for index, key in enumerate(box.keys()):
-                    yield RawMail(box.get_bytes(key), f"replay:{path}#{index + 1}", received)
+                    origin = f"replay:{path}#{index + 1}"
+                    yield _stamped(box.get_bytes(key), origin, received, as_received_by)
             finally:
                 box.close()
         else:
-            yield RawMail(path.read_bytes(), f"replay:{path}", received)
+            yield _stamped(path.read_bytes(), f"replay:{path}", received, as_received_by)
+
+
+def _stamped(data: bytes, origin: str, received: datetime, now: datetime | None) -> RawMail:
+    if now is None:
+        return RawMail(data, origin, received)
+    found = arrival(data, now)
+    if found.problem:
+        used = f"its {found.header} header" if found.header else f"now ({now.isoformat()})"
+        log.warning("%s: %s; filed as received at %s", origin, found.problem, used)
+    return RawMail(data, origin, found.at)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a saved message arrived, which header says so, and why none could be used."""
+
+    at: datetime  # aware, UTC
+    header: str  # "Received", "Date", or "" (now)
+    problem: str = ""  # for a warning when a header was there but could not be used
+
+
+def arrival(data: bytes, now: datetime) -> Arrival:
+    """The message's arrival time: the date of its topmost `Received:` header (the last hop,
+    our own server's), else its `Date:`, else `now`. A header whose date cannot be read is
+    passed over; a time after `now` is not believed, and `now` is used instead."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(data, headersonly=True)
+    problems: list[str] = []
+    candidates: list[tuple[str, str]] = []
+    hops = headers.get_all("Received") or []
+    if hops:
+        topmost = str(hops[0])
+        candidates.append(("Received", topmost.rpartition(";")[2] if ";" in topmost else ""))
+    date_header = headers.get("Date")
+    if date_header is not None:
+        candidates.append(("Date", str(date_header)))
+    for name, text in candidates:
+        at = _parse_date(text)
+        if at is None:
+            shown = " ".join(text.split())[:80]
+            problems.append(f"{name} date {shown!r} unreadable" if shown else f"{name} has no date")
+            continue
+        if at > now:
+            problems.append(f"{name} date {at.isoformat()} is in the future")
+            return Arrival(now, "", "; ".join(problems))
+        return Arrival(at, name, "; ".join(problems))
+    if not candidates:
+        problems.append("no Received or Date header")
+    return Arrival(now, "", "; ".join(problems))
+
+
+def _parse_date(text: str) -> datetime | None:
+    try:
+        at = parsedate_to_datetime(" ".join(text.split()))
+    except (TypeError, ValueError, IndexError):
+        return None
+    # "-0000" (or no zone) says the zone is unknown: read it as UTC, the likeliest.
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def count(paths: Sequence[Path]) -> int:

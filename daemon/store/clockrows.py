@@ -13,7 +13,7 @@ from daemon import events
 from daemon.clockmoves import Missed, Move
 from daemon.clocks import Allowance, Basis, ClockKind, ClockPlan, ClockState, Unit
 from daemon.store import records
-from daemon.store.models import MissedClock, TicketClock, table
+from daemon.store.models import MissedClock, Ticket, TicketClock, table
 
 
 def _allowance_json(a: Allowance) -> dict[str, Any]:
@@ -115,6 +115,19 @@ def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
     return session.scalars(
         select(TicketClock).where(TicketClock.ticket_id == ticket_id).order_by(TicketClock.id)
     ).all()
+
+
+def running(session: Session) -> Sequence[tuple[int, str, TicketClock]]:
+    """Every clock still counting towards a due time, with its ticket's id and number, oldest
+    ticket first; locked against a sweep moving it meanwhile (PostgreSQL)."""
+    rows = session.execute(
+        select(TicketClock.ticket_id, Ticket.number, TicketClock)
+        .join(Ticket, Ticket.id == TicketClock.ticket_id)
+        .where(TicketClock.stopped_at.is_(None), TicketClock.due_at.is_not(None))
+        .order_by(TicketClock.ticket_id, TicketClock.id)
+        .with_for_update(of=TicketClock)
+    ).all()
+    return [(ticket_id, number, clock) for ticket_id, number, clock in rows]
 
 
 def apply(

@@ -90,7 +90,9 @@ def reporting(url: str, setting: str = "[database] url") -> Iterator[None]:
 def explain(url: str, exc: BaseException, setting: str = "[database] url") -> str:
     """One line: the masked URL, what went wrong and what to do about it."""
     shown = masked_url(url)
-    cause = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    # PostgreSQL follows a statement's error with the statement's text ("LINE 2: ..."): not ours.
+    message = str(getattr(exc, "orig", None) or exc).split("\nLINE ", 1)[0]
+    cause = " ".join(message.split())
     if url.startswith("sqlite"):
         return f"database {shown}: {_sqlite_advice(url, cause, setting)}"
     return f"database {shown}: {_postgres_advice(url, cause, setting)}"
@@ -111,6 +113,11 @@ def _sqlite_advice(url: str, cause: str, setting: str) -> str:
         return f"{path} is not a SQLite database; check {setting}, or move the file away"
     if "readonly" in cause or "permission" in cause.lower():
         return f"{cause}; let the daemon's user write {path} and its folder"
+    if "no such table" in cause:
+        return (
+            f"{cause}: the schema is incomplete; is {path} complaintd's database? (check "
+            f"{setting}, or restore the file from a backup)"
+        )
     if "unable to open" in cause:
         return (
             f"cannot open {path}; check that its folder exists and the daemon's user may "
@@ -130,6 +137,16 @@ def _postgres_advice(url: str, cause: str, setting: str) -> str:
         return (
             f"{reason}; create it with `createdb -h {host} -p {port}{user} {missing.group(1)}`, "
             f"or check {setting}"
+        )
+    if re.search(r'relation "[^"]+" does not exist', cause):
+        return (
+            f"{reason}: the schema is incomplete; is {where.database} complaintd's database? "
+            f"(check {setting}, or restore it from a backup)"
+        )
+    if re.search(r"terminating connection|server closed the connection|consuming input", cause):
+        return (
+            f"{reason}: {host}:{port} closed the connection partway through (stopped or "
+            f"restarted?); run the command again once it answers"
         )
     if "connection refused" in cause.lower():
         return f"connection refused by {host}:{port}; is the server running? (or check {setting})"

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from daemon import events
+from daemon.confidential import Recheck
 from daemon.opening import Letter, Opening
 from daemon.store import clockrows, mailboxes, records
 from daemon.store.models import OutboxMail, Ticket
@@ -34,7 +35,8 @@ class Join:
     ticket: Ticket
     role: str  # "customer" | "staff" | "released"
     reason: str = ""  # the stored message's reason: "released" after review
-    letter: Letter | None = None  # the handler's notice, when one is sent
+    letters: tuple[Letter, ...] = ()  # the handler's notices, when any are sent
+    recheck: Recheck | None = None  # people it names for the first time, and what that moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +117,10 @@ def file(
         row = store(ticket.id, Disposition.FOLLOWUP, decision.reason)
         ticket.updated_at = now
         records.add_event(session, ticket.id, now, msg.sender, events.FollowUp(decision.role), row)
-        if decision.letter is not None:
-            post(session, decision.letter, ticket.id)
+        if decision.recheck is not None:
+            records.confine(session, ticket, decision.recheck, now, row)
+        for letter in decision.letters:
+            post(session, letter, ticket.id)
         return Filed(row)
     row = store(None, Disposition.IGNORED, msg.kind_reason or decision.reason)
     bounced = None

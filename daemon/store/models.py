@@ -281,6 +281,17 @@ class MissedClock(Base):
     overdue_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class CalendarRecord(Base):
+    """The effective calendar the open clocks were last computed on (daemon.recalendar's
+    CalendarSnapshot as JSON): one row, compared at start and on reload."""
+
+    __tablename__ = "calendar_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    snapshot: Mapped[dict[str, Any]] = mapped_column()
+    recorded_at: Mapped[datetime]
+
+
 class MailboxCheckpoint(Base):
     """Where reading a mailbox folder got to; committed with the tickets it produced."""
 

@@ -11,6 +11,8 @@ from sqlalchemy import String, Table, and_, bindparam, func, insert, not_, selec
 from sqlalchemy.orm import Session
 
 from daemon import events
+from daemon.confidential import WHY_NAMED as WITHHELD
+from daemon.confidential import Recheck
 from daemon.numbering import format_number
 from daemon.store.models import (
     DIALECT_INSERTS,
@@ -305,6 +307,47 @@ def add_events(
         )
 
 
+def confine(
+    session: Session, ticket: Ticket, check: Recheck, at: datetime, message_row: int | None
+) -> None:
+    """Store a ticket's wider exclusion and the handler it moves to, with their audit entries.
+
+    Reminders and escalations read `ticket.excluded` and `ticket.handler` from this row, so once
+    this commits nobody excluded hears of the ticket again.
+    """
+    daemon = events.DAEMON
+    entries: list[events.Entry] = []
+    if check.added:
+        # A new list, not an append: the ORM only sees a JSON column change by assignment.
+        ticket.excluded = list(check.excluded)
+        entries.append(events.Entry(daemon, events.Excluded(check.added), message_row))
+    entries += [
+        events.Entry(daemon, events.AmbiguousName(a.term, a.people), message_row)
+        for a in check.ambiguous
+    ]
+    h = check.handover
+    if h is not None:
+        entries += [events.Entry(daemon, events.Delegated(d), message_row) for d in h.delegations]
+        entries.append(
+            events.Entry(daemon, events.Reassigned(h.before, h.after, h.why), message_row)
+        )
+        ticket.handler, ticket.handler_email = h.after, h.after_email
+    ticket.updated_at = at
+    add_events(session, ticket.id, at, entries)
+    if check.withheld:
+        # A reminder queued a moment ago must not reach them either; one already being handed
+        # to the server is beyond recall.
+        session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.ticket_id == ticket.id,
+                OutboxMail.status == "pending",
+                func.lower(OutboxMail.recipient).in_([a.lower() for a in check.withheld]),
+            )
+            .values(status="suppressed", last_error=f"withheld: {WITHHELD}")
+        )
+
+
 def add_event(
     session: Session,
     ticket_id: int,
@@ -469,34 +512,3 @@ def decide_held(session: Session, row: HeldMessage, status: str, by: str, now: d
     row.status = status
     row.decided_at = now
     row.decided_by = by[:320]
-
-
-def held_list(session: Session, include_decided: bool) -> list[dict[str, Any]]:
-    query = (
-        select(HeldMessage, Ticket.number)
-        .outerjoin(Ticket, Ticket.id == HeldMessage.ticket_id)
-        .order_by(HeldMessage.id)
-    )
-    if not include_decided:
-        query = query.where(HeldMessage.status == "held")
-    return [held_info(row, number) for row, number in session.execute(query)]
-
-
-def held_info(row: HeldMessage, ticket_number: str | None) -> dict[str, Any]:
-    """One held message as the CLI shows it (without its bytes)."""
-    return {
-        "id": row.id,
-        "status": row.status,
-        "reason": row.reason,
-        "detail": row.detail,
-        "sender": row.sender,
-        "subject": row.subject,
-        "ticket": ticket_number,
-        "message_id": row.message_id,
-        "origin": row.origin,
-        "received_at": row.received_at.isoformat(),
-        "held_at": row.held_at.isoformat(),
-        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
-        "decided_by": row.decided_by,
-        "bytes": len(row.raw),
-    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from daemon.clocks import ClockKind
 from daemon.store.models import (
     Attachment,
     Customer,
+    HeldMessage,
     Message,
     MissedClock,
     OutboxMail,
@@ -21,12 +23,18 @@ from daemon.store.models import (
     TicketEvent,
 )
 
+# How a view writes an instant: the caller decides the zone and the form (a listing's text or
+# its JSON); left alone, ISO-8601 as stored, in UTC.
+Shown = Callable[[datetime | None], str | None]
+
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def ticket_list(session: Session, status: str | None, limit: int) -> list[dict[str, Any]]:
+def ticket_list(
+    session: Session, status: str | None, limit: int, show: Shown = _iso
+) -> list[dict[str, Any]]:
     query = (
         select(Ticket, Customer.address)
         .join(Customer, Customer.id == Ticket.customer_id)
@@ -45,14 +53,14 @@ def ticket_list(session: Session, status: str | None, limit: int) -> list[dict[s
             "severity": t.severity,
             "major": list(t.major),
             "handler": t.handler,
-            "opened_at": _iso(t.opened_at),
-            "updated_at": _iso(t.updated_at),
+            "opened_at": show(t.opened_at),
+            "updated_at": show(t.updated_at),
         }
         for t, address in session.execute(query)
     ]
 
 
-def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
+def ticket_detail(session: Session, number: str, show: Shown = _iso) -> dict[str, Any] | None:
     ticket = session.scalar(select(Ticket).where(Ticket.number == number.upper()))
     if ticket is None:
         return None
@@ -102,19 +110,19 @@ def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
             "handler_email": ticket.handler_email,
             "excluded": list(ticket.excluded),
         },
-        "opened_at": _iso(ticket.opened_at),
-        "updated_at": _iso(ticket.updated_at),
-        "closed_at": _iso(ticket.closed_at),
+        "opened_at": show(ticket.opened_at),
+        "updated_at": show(ticket.updated_at),
+        "closed_at": show(ticket.closed_at),
         "clocks": [
             {
                 "kind": c.kind,
                 "rule": c.plan.get("rule", ""),
-                "started_at": _iso(c.started_at),
-                "due_at": _iso(c.due_at),
+                "started_at": show(c.started_at),
+                "due_at": show(c.due_at),
                 "state": clock_state(c),
-                "breached_at": _iso(c.breached_at),
+                "breached_at": show(c.breached_at),
                 "steps_sent": c.steps_sent,
-                "next_action_at": _iso(c.next_action_at),
+                "next_action_at": show(c.next_action_at),
             }
             for c in sorted(clocks, key=_clock_order)
         ],
@@ -125,15 +133,15 @@ def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
                 "subject": m.subject,
                 "text": m.text,
                 "disposition": m.disposition,
-                "received_at": _iso(m.received_at),
-                "sent_at": _iso(m.sent_at),
+                "received_at": show(m.received_at),
+                "sent_at": show(m.sent_at),
                 "notes": list(m.notes),
                 "attachments": by_message.get(m.id, []),
             }
             for m in messages
         ],
         "events": [
-            {"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail} for e in events
+            {"at": show(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail} for e in events
         ],
         "outbox": [
             {
@@ -143,8 +151,8 @@ def ticket_detail(session: Session, number: str) -> dict[str, Any] | None:
                 "message_id": o.message_id,
                 "attempts": o.attempts,
                 "error": o.last_error,
-                "created_at": _iso(o.created_at),
-                "sent_at": _iso(o.sent_at),
+                "created_at": show(o.created_at),
+                "sent_at": show(o.sent_at),
                 "bounced": o.bounced_by is not None,
             }
             for o in mails
@@ -198,7 +206,7 @@ def missed_report(
 
 
 def missed_list(
-    session: Session, since: datetime | None, until: datetime | None
+    session: Session, since: datetime | None, until: datetime | None, show: Shown = _iso
 ) -> list[dict[str, Any]]:
     """Each ledger row with its ticket number, oldest breach first."""
     query = (
@@ -216,15 +224,17 @@ def missed_list(
             "clock": m.clock,
             "rule": m.rule,
             "person": m.person,
-            "due_at": _iso(m.due_at),
-            "breached_at": _iso(m.breached_at),
+            "due_at": show(m.due_at),
+            "breached_at": show(m.breached_at),
             "overdue_hours": round(m.overdue_seconds / 3600, 2),
         }
         for m, number in session.execute(query)
     ]
 
 
-def quarantine_list(session: Session, include_released: bool) -> list[dict[str, Any]]:
+def quarantine_list(
+    session: Session, include_released: bool, show: Shown = _iso
+) -> list[dict[str, Any]]:
     query = select(
         Quarantined.id,
         Quarantined.origin,
@@ -242,7 +252,7 @@ def quarantine_list(session: Session, include_released: bool) -> list[dict[str, 
             "origin": row[1],
             "reason": row[2],
             "detail": row[3],
-            "received_at": _iso(row[4]),
+            "received_at": show(row[4]),
             "status": row[5],
             "bytes": row[6],
         }
@@ -250,7 +260,9 @@ def quarantine_list(session: Session, include_released: bool) -> list[dict[str, 
     ]
 
 
-def outbox_list(session: Session, status: str | None, limit: int) -> list[dict[str, Any]]:
+def outbox_list(
+    session: Session, status: str | None, limit: int, show: Shown = _iso
+) -> list[dict[str, Any]]:
     query = (
         select(OutboxMail, Ticket.number)
         .outerjoin(Ticket, Ticket.id == OutboxMail.ticket_id)
@@ -267,11 +279,56 @@ def outbox_list(session: Session, status: str | None, limit: int) -> list[dict[s
             "to": o.recipient,
             "status": o.status,
             "attempts": o.attempts,
-            "next_attempt_at": _iso(o.next_attempt_at),
+            "next_attempt_at": show(o.next_attempt_at),
             "error": o.last_error,
             "subject": o.subject,
-            "created_at": _iso(o.created_at),
-            "sent_at": _iso(o.sent_at),
+            "created_at": show(o.created_at),
+            "sent_at": show(o.sent_at),
         }
         for o, number in session.execute(query)
     ]
+
+
+def quarantine_info(row: Quarantined, show: Shown = _iso) -> dict[str, Any]:
+    """One quarantined message as the CLI shows it (without its bytes)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "reason": row.reason,
+        "detail": row.detail,
+        "origin": row.origin,
+        "received_at": show(row.received_at),
+        "bytes": len(row.raw),
+        "sha256": row.sha256,
+    }
+
+
+def held_list(session: Session, include_decided: bool, show: Shown = _iso) -> list[dict[str, Any]]:
+    query = (
+        select(HeldMessage, Ticket.number)
+        .outerjoin(Ticket, Ticket.id == HeldMessage.ticket_id)
+        .order_by(HeldMessage.id)
+    )
+    if not include_decided:
+        query = query.where(HeldMessage.status == "held")
+    return [held_info(row, number, show) for row, number in session.execute(query)]
+
+
+def held_info(row: HeldMessage, ticket_number: str | None, show: Shown = _iso) -> dict[str, Any]:
+    """One held message as the CLI shows it (without its bytes)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "reason": row.reason,
+        "detail": row.detail,
+        "sender": row.sender,
+        "subject": row.subject,
+        "ticket": ticket_number,
+        "message_id": row.message_id,
+        "origin": row.origin,
+        "received_at": show(row.received_at),
+        "held_at": show(row.held_at),
+        "decided_at": show(row.decided_at),
+        "decided_by": row.decided_by,
+        "bytes": len(row.raw),
+    }

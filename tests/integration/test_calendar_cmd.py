@@ -128,7 +128,7 @@ def test_check_config_warns_of_provisional_2027_on_2_october(
     plain: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _run(["check-config", "--config", str(plain)], IN_OCTOBER) == 0
-    (line,) = capsys.readouterr().err.splitlines()
+    (line,) = _calendar_lines(capsys.readouterr().err)
     assert line.startswith("complaintd: warning: calendar 2027 is provisional")
     assert "[calendar]" in line and "upgrade chinesecalendar" in line
 
@@ -137,4 +137,9 @@ def test_check_config_is_quiet_about_2027_on_30_september(
     plain: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _run(["check-config", "--config", str(plain)], BEFORE_OCTOBER) == 0
-    assert capsys.readouterr().err == ""
+    assert _calendar_lines(capsys.readouterr().err) == []
+
+
+def _calendar_lines(err: str) -> list[str]:
+    # check-config warns of other things too (an empty [org], say): only the calendar's count.
+    return [line for line in err.splitlines() if "calendar" in line]

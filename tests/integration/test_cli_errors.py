@@ -1,13 +1,17 @@
 """What an operator can fix is reported in one line with what to do, never as a traceback:
-each command run as a real process against a database that is missing, down or not one."""
+each command run as a real process against a database that is missing, down or not one, at
+its start or partway through."""
 
 from __future__ import annotations
 
 import json
 import socket
+import sqlite3
+import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from support import postgres, process
 from support.mail import complaint
@@ -173,3 +177,98 @@ def test_tickets_show_prints_events_as_words_not_python_dicts(three_tickets: Pat
         process.run("--config", three_tickets, "tickets", "show", number, "--json").stdout
     )
     assert any(isinstance(e["detail"], dict) for e in detail["events"])
+
+
+@pytest.fixture
+def one_ticket(tmp_path: Path, db_url: str) -> tuple[Path, str, str]:
+    """A config whose database (both backends) holds one ticket: (config, URL, its number)."""
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(complaint(sender="c1@example.cn", message_id="<1@x>"))
+    config = _config(tmp_path, db_url, f'[outbox]\ndirectory = "{tmp_path / "out"}"\n')
+    process.run("--config", config, "replay", folder)
+    (row,) = process.run_json("--config", config, "tickets", "list", "--json")
+    return config, db_url, row["number"]
+
+
+def _sql(url: str, statement: str) -> None:
+    """One statement on the test's database, beside complaintd, as an operator's tool would."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as conn:
+            conn.execute(statement)
+        return
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.mark.parametrize("args", [["tickets", "show"], ["tickets", "list"], ["outbox", "list"]])
+def test_a_table_gone_after_the_schema_check_is_one_line_naming_it(
+    one_ticket: tuple[Path, str, str], args: list[str]
+) -> None:
+    # The schema's version still says up to date, so the command gets past opening the database
+    # and meets the missing table at its first query.
+    config, url, number = one_ticket
+    table = "outbox" if "outbox" in args else "tickets"
+    # SQLite has no CASCADE, nor needs it: it checks no foreign key unless asked to.
+    _sql(url, f"DROP TABLE {table}" + ("" if url.startswith("sqlite") else " CASCADE"))
+    line = _one_line_error(config, *args, *([number] if args[-1] == "show" else []))
+    assert "the schema is incomplete" in line
+    assert table in line
+    assert "LINE" not in line  # not PostgreSQL's quotation of our SQL
+
+
+def test_a_database_from_a_newer_complaintd_is_one_line(one_ticket: tuple[Path, str, str]) -> None:
+    config, url, _ = one_ticket
+    _sql(url, "UPDATE alembic_version SET version_num = '9999'")
+    line = _one_line_error(config, "tickets", "list")
+    assert "'9999'" in line
+    assert "newer" in line
+
+
+def _backend_waiting_on_a_lock(admin: psycopg.Connection[tuple[int]], name: str) -> int:
+    """The pid of the server process of database `name` that waits for a row lock."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            (name,),
+        ).fetchone()
+        if row is not None:
+            return row[0]
+        time.sleep(0.05)  # polling the server's own view of the state, not waiting blind
+    raise AssertionError(f"no backend of {name} came to wait for the lock")
+
+
+def test_a_postgresql_connection_cut_partway_through_a_command_is_one_line(
+    tmp_path: Path,
+) -> None:
+    """`tickets act` has opened the database and waits for the ticket's row lock (held here)
+    when the server ends its connection, as a restart or an administrator would."""
+    postgres.require()
+    name, url = postgres.create()
+    try:
+        config = _config(tmp_path, url)
+        process.run("--config", config, "db", "upgrade")
+        (tmp_path / "mail").mkdir()
+        (tmp_path / "mail" / "1.eml").write_bytes(complaint(message_id="<cut@x>"))
+        process.run("--config", config, "replay", "--no-mail", tmp_path / "mail")
+        (row,) = process.run_json("--config", config, "tickets", "list", "--json")
+        dsn = url.replace("+psycopg", "")
+        with psycopg.connect(dsn) as locker, psycopg.connect(dsn, autocommit=True) as admin:
+            locker.execute("SELECT id FROM tickets WHERE number = %s FOR UPDATE", (row["number"],))
+            acting = process.start("--config", config, "tickets", "act", row["number"], "contact")
+            try:
+                pid = _backend_waiting_on_a_lock(admin, name)
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                _, err = acting.communicate(timeout=60)
+            finally:
+                acting.kill()
+                acting.wait()
+            locker.rollback()
+    finally:
+        postgres.drop(name)
+    assert acting.returncode == 1, err
+    assert "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert "closed the connection partway through" in line
+    assert "run the command again" in line

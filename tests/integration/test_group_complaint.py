@@ -33,10 +33,17 @@ def _brake(h: Harness, n: int, text: str = "我的星越L刹车异响，去店�
 
 
 def test_the_third_customer_about_one_model_and_fault_makes_it_a_group_complaint(store):
-    first, second, third = (_brake(store, n) for n in range(3))
+    first, second = _brake(store, 0), _brake(store, 1)
     assert "group" not in store.ticket(first)["classification"]["major"]
     assert "group" not in store.ticket(second)["classification"]["major"]
+    third = _brake(store, 2)
     assert "group" in store.ticket(third)["classification"]["major"]
+
+
+def test_the_earlier_open_tickets_of_a_group_complaint_become_major_too(store):
+    first, second, _third = (_brake(store, n) for n in range(3))
+    assert store.ticket(first)["classification"]["major"] == ["group"]
+    assert store.ticket(second)["classification"]["major"] == ["group"]
 
 
 def test_customers_outside_the_window_do_not_make_a_group(store):

@@ -79,10 +79,10 @@ def test_status_measures_how_long_a_mailbox_has_failed_to_the_injected_clock(
     assert report["daemon"]["alert"] == "the daemon has not reported for 960s"
 
 
-def _deliver(maildir: Path, name: str, mtime: datetime) -> None:
+def _deliver(maildir: Path, name: str, mtime: datetime, data: bytes | None = None) -> None:
     (maildir / "new").mkdir(parents=True, exist_ok=True)
     path = maildir / "new" / name
-    path.write_bytes(complaint())
+    path.write_bytes(complaint() if data is None else data)
     os.utime(path, (mtime.timestamp(), mtime.timestamp()))
 
 
@@ -116,6 +116,27 @@ def test_a_maildir_file_delivered_after_the_clocks_now_is_received_now(tmp_path:
     (raw,) = _drain_at(tmp_path / "maildir", clock)
 
     assert raw.received_at == FAILED_AT
+
+
+def test_a_maildir_file_still_empty_seconds_after_delivery_is_left_for_the_next_look(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(FAILED_AT)
+    _deliver(tmp_path / "maildir", "1.M1P1.test", FAILED_AT - timedelta(seconds=2), b"")
+
+    assert _drain_at(tmp_path / "maildir", clock) == []
+    assert (tmp_path / "maildir" / "new" / "1.M1P1.test").exists()
+
+
+def test_a_maildir_file_that_stays_empty_is_handed_over_to_be_quarantined(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(FAILED_AT)
+    _deliver(tmp_path / "maildir", "1.M1P1.test", FAILED_AT - timedelta(minutes=5), b"")
+
+    (raw,) = _drain_at(tmp_path / "maildir", clock)
+
+    assert raw.data == b""
 
 
 def test_the_file_transport_names_each_mail_by_the_injected_clock(tmp_path: Path) -> None:

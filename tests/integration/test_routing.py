@@ -51,9 +51,9 @@ def test_an_after_sales_complaint_reaches_the_service_manager_with_the_evidence(
     assert notice.message["Subject"].startswith(f"[{number}] ")
     body = notice.text
     assert REPAIR in body
-    assert "repair_quality" in body or "product_quality" in body
+    assert "维修质量类" in body or "产品质量类" in body
     assert "漏油" in body  # the evidence: which phrases fired
-    assert "first_contact" in body  # the deadline that applies
+    assert "首次联系客户" in body  # the deadline that applies
 
 
 def test_a_sales_complaint_reaches_the_retail_manager(store, sink):

@@ -39,6 +39,8 @@ from daemon.store.models import (
 )
 
 SH = ZoneInfo("Asia/Shanghai")
+# The clocks as Chinese staff mail names them (templates/labels.zh-CN.toml).
+CLOCK_ZH = {"first_contact": "首次联系客户", "resolution": "处理完毕"}
 HANDLER = DEPUTY  # feng_yu, the service advisor after-sales complaints go to here
 CS_DIRECTOR = "li.na@dealer.example"
 STAND_IN = "chen.jing@dealer.example"
@@ -117,7 +119,9 @@ def sweep_until(h: Harness, until: datetime, minutes: int = 1) -> list[sweeps.Sw
 
 def reminders(sink: SmtpSink, address: str, clock: str = "first_contact") -> list[Received]:
     return [
-        m for m in sink.to(address) if "催办" in m.message["Subject"] and f"（{clock}）" in m.text
+        m
+        for m in sink.to(address)
+        if "催办" in m.message["Subject"] and f"“{CLOCK_ZH[clock]}”" in m.text
     ]
 
 
@@ -152,7 +156,7 @@ def test_reminder_says_when_it_is_due_how_much_is_left_and_how_to_act(store, sin
     number = file(store)
     sweep_until(store, local(23, 11, 0), minutes=60)
     (mail,) = reminders(sink, HANDLER)
-    assert "截止时间 2026-11-23 12:00" in mail.text
+    assert "截止时间 11月23日 12:00（北京时间）" in mail.text
     assert "剩余 1 小时 0 分钟" in mail.text
     assert f"complaintd tickets act {number} contact" in mail.text
     assert REPAIR in mail.text
@@ -196,13 +200,13 @@ def test_escalation_says_which_clock_how_late_who_was_told_and_how_to_act(store,
     sweep_until(store, local(23, 17, 30), minutes=5)
     (mail,) = escalations(sink, SERVICE_DIRECTOR)
     text = mail.text
-    assert "首次联系客户" in text and "（first_contact）" in text
-    assert "已于 2026-11-23 12:00 到期" in text
+    assert "首次联系客户" in text and "first_contact" not in text
+    assert "已于 11月23日 12:00（北京时间） 到期" in text
     assert "已逾期 4 小时 0 分钟（按工作时间计）" in text
-    assert "2026-11-23 12:00  郑浩, 李娜（第 1 级上报" in text  # who was told before
+    assert "11月23日 12:00（北京时间）  郑浩, 李娜（第 1 级上报" in text  # who was told before
     assert "冯雨（催办" in text
     assert f"complaintd tickets act {number} contact" in text
-    assert "张伟 <zhang.wei@example.cn>" in text and "repair_quality" in text
+    assert "张伟 <zhang.wei@example.cn>" in text and "维修质量类" in text
 
 
 def test_sweeps_running_at_the_same_instant_send_each_step_once(store, sink):
@@ -290,7 +294,7 @@ def test_staff_mail_is_in_english_when_that_is_the_staff_language(tmp_path, db_u
             "Escalation step 1: first contact with the customer overdue"
             in (mail.message["Subject"])
         )
-        assert "was due 2026-11-23 12:00" in mail.text
+        assert "was due 23 Nov 12:00 (Beijing time, UTC+08:00)" in mail.text
     finally:
         h.close()
 
@@ -341,7 +345,7 @@ def test_major_complaint_reaches_the_general_manager_within_24_hours_when_away_a
         number = file(h, MAJOR, subject="刹车失灵")
         assert sink.to(GM) == []  # away: his deputy was informed, not him
         sweep_until(h, local(24, 10, 0), minutes=30)
-        (mail,) = [m for m in escalations(sink, GM) if "（major_report）" in m.text]
+        (mail,) = [m for m in escalations(sink, GM) if "重大投诉报告总经理" in m.text]
         sent = datetime.strptime(mail.message["Date"], "%a, %d %b %Y %H:%M:%S %z")
         assert sent <= local(23, 10) + timedelta(hours=24)
         assert any(e["clock"] == "major_report" for e in events(h, number, "escalated"))
@@ -424,7 +428,7 @@ def test_tickets_show_lists_each_clock_with_due_time_and_state(store, sink):
     clocks = {c["kind"]: c for c in detail["clocks"]}
     assert clocks["first_contact"]["steps_sent"] == 1
     assert clocks["resolution"]["state"] == "running"
-    assert clocks["resolution"]["due_at"] == local(26, 10).astimezone(UTC).isoformat()
+    assert datetime.fromisoformat(clocks["resolution"]["due_at"]) == local(26, 10)
 
 
 # -- cost -----------------------------------------------------------------------------------------

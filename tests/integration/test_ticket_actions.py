@@ -13,13 +13,13 @@ from support import process
 from support.clock import FakeClock
 from support.harness import Harness, write_config
 from support.mail import complaint
-from support.org import ADVISOR, STORE_ORG
+from support.org import ADVISOR, GM, STORE_ORG, absence
 from support.smtp_sink import SmtpSink
 
 from daemon import sweeps
 from daemon.acting import ActError, act
 from daemon.lifecycle import Event, InvalidTransition
-from daemon.store.models import MissedClock
+from daemon.store.models import MissedClock, OutboxMail
 
 SH = ZoneInfo("Asia/Shanghai")
 REPAIR = "车辆在贵店维修后变速箱还是漏油，售后一直拖着不处理。"
@@ -160,13 +160,27 @@ def test_stopping_a_breached_clock_settles_its_lateness_in_the_ledger(store):
     assert ledger(store) == [("first_contact", "zheng_hao", 5400.0)]
 
 
-def test_mark_major_starts_the_general_manager_report_clock_and_report_major_stops_it(store):
+def test_mark_major_tells_the_general_manager_at_once_so_the_report_clock_is_met(store):
     number = file(store)
     do(store, number, Event.MARK_MAJOR, local(23, 11))
-    major = clocks(store, number)["major_report"]
-    assert (major["state"], major["due_at"]) == ("running", utc(24, 11))
-    do(store, number, Event.REPORT_MAJOR, local(23, 12))
     assert clocks(store, number)["major_report"]["state"] == "met"
+
+
+def test_mark_major_with_the_general_manager_away_starts_the_24_hour_clock_until_reported(
+    tmp_path, db_url, sink, clock
+):
+    trip = absence("zhao_gang", "zhou_jie", "2026-11-20T00:00:00", "2026-11-30T00:00:00")
+    h = Harness(write_config(tmp_path, db_url, sink.port, STORE_ORG + trip), clock)
+    try:
+        number = file(h)
+        do(h, number, Event.MARK_MAJOR, local(23, 11))
+        major = clocks(h, number)["major_report"]
+        assert major["state"] == "running"
+        assert datetime.fromisoformat(str(major["due_at"])) == local(24, 11)
+        do(h, number, Event.REPORT_MAJOR, local(23, 12))
+        assert clocks(h, number)["major_report"]["state"] == "met"
+    finally:
+        h.close()
 
 
 def test_assign_hands_the_ticket_to_the_named_person_and_tells_them(store, sink):
@@ -210,6 +224,19 @@ def test_tickets_act_command_prints_the_transition_and_the_clocks_as_json(store)
     ]
     (event,) = [e for e in store.ticket(number)["events"] if e["actor"] == "zheng_hao"]
     assert event["detail"]["cause"] == "phoned"
+
+
+def test_tickets_act_mark_major_queues_the_general_managers_notice_in_the_same_command(store):
+    number = file(store)
+    result = process.run_json(
+        "tickets", "act", number, "mark_major", "--by", "zhou_jie", "--cause", "press",
+        "--at", "2026-11-23T11:00", "--json", "--config", store.config_path,
+    )  # fmt: skip
+    assert [c["kind"] for c in result["clocks"]] == ["major_report", "major_report"]
+    assert [c["change"] for c in result["clocks"]] == ["started", "stopped"]
+    with store.session() as s:
+        rows = s.scalars(select(OutboxMail).where(OutboxMail.recipient == GM)).all()
+        assert [(r.kind, r.created_at) for r in rows] == [("inform", local(23, 11))]
 
 
 def test_tickets_act_command_explains_a_refused_event(store):

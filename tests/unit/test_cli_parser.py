@@ -56,3 +56,25 @@ def test_the_top_level_help_lists_every_command_once_in_order(
         "run", "check-config", "db", "replay", "tickets", "quarantine", "outbox",
         "held", "classify", "train", "status", "sweep", "report", "calendar",
     ]  # fmt: skip
+
+
+# Every command that lists or shows what the daemon holds, with the arguments it needs.
+LISTINGS = [
+    ["tickets", "list"],
+    ["tickets", "show", "TS-1"],
+    ["tickets", "act", "TS-1", "contact"],
+    ["outbox", "list"],
+    ["quarantine", "list"],
+    ["quarantine", "show", "1"],
+    ["quarantine", "retry", "--all"],
+    ["held", "list"],
+    ["held", "show", "1"],
+    ["report", "missed"],
+    ["calendar", "show", "2027"],
+    ["status"],
+]
+
+
+@pytest.mark.parametrize("args", LISTINGS, ids=" ".join)
+def test_every_listing_takes_json(args: list[str]) -> None:
+    assert build_parser().parse_args([*args, "--json"]).json is True

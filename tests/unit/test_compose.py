@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.policy import default
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,12 +13,13 @@ from daemon.values import Notice
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONTEXT = {
     "ticket": "TS-202611-0042",
     "subject": "刹车异响",
     "customer": "a@example.cn",
     "customer_name": "张伟",
-    "reply_by": "2026-11-23 12:00",
+    "reply_by": datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI),
     "service_name": "客户关爱中心",
 }
 
@@ -58,7 +60,7 @@ def test_acknowledgement_is_marked_as_an_automatic_reply():
 def test_acknowledgement_body_is_chinese_with_number_and_promise():
     body = ack().get_body(preferencelist=("plain",)).get_content()
     assert "TS-202611-0042" in body
-    assert "2026-11-23 12:00" in body
+    assert "11月23日 12:00（北京时间）" in body
     assert "您好" in body
 
 
@@ -75,22 +77,76 @@ def test_a_missing_template_variable_fails_loudly():
         composer().render(notice)
 
 
+FOLLOWUP = {
+    "ticket": "TS-202611-0042",
+    "subject": "s",
+    "sender": "a@b",
+    "sender_role": "customer",
+    "text": "t",
+}
+
+
 def test_a_language_without_its_own_template_falls_back_to_the_default_language():
-    subject, _ = composer().render(
-        Notice(
-            "followup",
-            "zh-TW",
-            "x@example.cn",
-            {
-                "ticket": "TS-202611-0042",
-                "subject": "s",
-                "sender": "a@b",
-                "sender_role": "customer",
-                "text": "t",
-            },
-        )
-    )
+    subject, _ = composer().render(Notice("followup", "ja", "x@example.cn", FOLLOWUP))
     assert subject.startswith("客户补充来信")
+
+
+def test_staff_reading_traditional_chinese_get_traditional_chinese():
+    subject, _ = composer().render(Notice("followup", "zh-TW", "x@example.cn", FOLLOWUP))
+    assert subject.startswith("客戶補充來信")
+
+
+def test_content_language_names_the_language_the_mail_is_written_in():
+    queued = composer().compose(Notice("followup", "ja", "x@example.cn", FOLLOWUP), NOW, "f")
+    msg = email.message_from_bytes(queued.raw, policy=default)
+    assert msg["Content-Language"] == "zh-CN"
+
+
+def test_the_date_header_keeps_the_zone_of_the_time_it_is_given():
+    local = NOW.astimezone(SHANGHAI)
+    queued = composer().compose(Notice("followup", "en", "x@example.cn", FOLLOWUP), local, "f")
+    msg = email.message_from_bytes(queued.raw, policy=default)
+    assert msg["Date"] == "Mon, 23 Nov 2026 10:00:00 +0800"
+
+
+def test_an_english_time_names_its_zone_and_offset():
+    _, body = composer().render(Notice("acknowledgement", "en", "a@b", CONTEXT))
+    assert "before 23 Nov 12:00 (Beijing time, UTC+08:00)." in body
+
+
+def test_a_zone_the_table_does_not_name_is_shown_by_its_offset():
+    tokyo = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    _, body = composer().render(
+        Notice("acknowledgement", "zh-CN", "a@b", CONTEXT | {"reply_by": tokyo})
+    )
+    assert "11月23日 12:00（UTC+09:00）" in body
+
+
+def _site(tmp_path: Path, labels: str) -> Composer:
+    (tmp_path / "t.en.txt").write_text("Subject: {{ c | label('category') }}\n\n{{ at }}\n")
+    (tmp_path / "labels.en.toml").write_text(labels, encoding="utf-8")
+    return Composer(tmp_path, OutboxSettings(message_id_domain="x.example"), "en")
+
+
+def test_a_site_rewords_a_key_and_the_time_in_its_own_label_table(tmp_path: Path):
+    table = '[category]\nservice = "attitude and process"\n[time]\nmoment = "{day}/{month}"\n'
+    at = datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
+    subject, body = _site(tmp_path, table).render(
+        Notice("t", "en", "a@b", {"c": "service", "at": at})
+    )
+    assert (subject, body) == ("attitude and process", "23/11 (UTC+08:00)\n")
+
+
+def test_a_key_without_a_label_is_shown_as_it_is(tmp_path: Path):
+    subject, _ = _site(tmp_path, "").render(Notice("t", "en", "a@b", {"c": "newkind", "at": ""}))
+    assert subject == "newkind"
+
+
+def test_a_broken_label_table_fails_as_a_template_error(tmp_path: Path):
+    with pytest.raises(TemplateError, match=r"labels\.en\.toml"):
+        _site(tmp_path, "[category]\nservice = 3\n").render(
+            Notice("t", "en", "a@b", {"c": "service", "at": ""})
+        )
 
 
 def test_english_acknowledgement_for_english_complaints():

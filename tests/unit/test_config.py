@@ -135,3 +135,77 @@ def test_clocks_severity_scale_is_refused_naming_the_classifier_key(tmp_path):
         config.load(path)
     assert str(err.value).startswith(f"{path}:3: [clocks] severity_scale: no longer read; ")
     assert "set [classifier] severity_scale instead" in str(err.value)
+
+
+# -- the demo dealership and unfilled roles -----------------------------------------------------
+
+
+def test_demo_dealership_fills_every_role_and_warns_of_nothing():
+    settings = config.load(ROOT / "examples" / "dealership.toml")
+    assert {p.role for p in settings.org.people} == {r.key for r in settings.org.roles}
+    assert config.warnings(settings) == []
+
+
+def test_demo_dealership_keeps_its_state_where_the_shipped_config_does():
+    demo = config.load(ROOT / "examples" / "dealership.toml")
+    shipped = config.load(ROOT / "config.toml")
+    assert config.database_url(demo) == config.database_url(shipped)
+    assert demo.maildir.path.resolve() == shipped.maildir.path.resolve()
+    assert demo.outbox.directory.resolve() == shipped.outbox.directory.resolve()
+    assert demo.templates.directory.resolve() == shipped.templates.directory.resolve()
+
+
+def test_shipped_config_with_nobody_in_org_warns_once_that_nobody_is_assigned():
+    (warning,) = config.warnings(config.load(ROOT / "config.toml"))
+    assert "unassigned" in warning
+
+
+def test_a_config_naming_one_person_loads_and_warns_of_what_reaches_nobody(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[org.people]]\nkey = "zheng_hao"\nname = "郑浩"\nemail = "zheng.hao@dealer.test"\n'
+        'role = "service_manager"\n'
+    )
+    warnings = config.warnings(config.load(path))
+    assert "no legal: major complaints are not reported to legal" in warnings
+    assert any(w.startswith("no general_manager: major complaints reach nobody") for w in warnings)
+
+
+# -- where the CLI finds its config -------------------------------------------------------------
+
+
+def test_config_named_on_the_command_line_comes_first(tmp_path):
+    env = {"COMPLAINTD_CONFIG": "/elsewhere.toml"}
+    assert config.config_path(Path("mine.toml"), env) == (Path("mine.toml"), True)
+
+
+def test_config_named_in_the_environment_comes_next():
+    env = {"COMPLAINTD_CONFIG": "/srv/c.toml"}
+    assert config.config_path(None, env) == (Path("/srv/c.toml"), True)
+
+
+def test_config_in_the_current_folder_comes_before_the_installed_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text("")
+    installed = tmp_path / "etc" / "config.toml"
+    installed.parent.mkdir()
+    installed.write_text("")
+    assert config.config_path(None, {}, installed) == (Path("config.toml"), False)
+
+
+def test_installed_config_is_found_when_the_current_folder_has_none(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    installed = tmp_path / "etc" / "config.toml"
+    installed.parent.mkdir()
+    installed.write_text("")
+    assert config.config_path(None, {}, installed) == (installed, False)
+
+
+def test_without_any_config_the_current_folders_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "etc" / "config.toml"
+    assert config.config_path(None, {}, missing) == (Path("config.toml"), False)
+
+
+def test_the_installed_config_is_looked_for_in_etc():
+    assert Path("/etc/complaintd/config.toml") == config.INSTALLED_CONFIG

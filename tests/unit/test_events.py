@@ -14,7 +14,8 @@ def test_kind_strings_are_those_of_stored_rows() -> None:
     assert {k.value for k in events.Kind} == {
         "opened", "classified", "delegated", "excluded", "assigned", "transition", "followup",
         "held", "held-released", "held-dropped", "delivery-failed", "reminded", "breached",
-        "severity-upgraded", "escalated",
+        "severity-upgraded", "escalated", "reassigned", "ambiguous-name", "clock-moved", "unheard",
+        "major-reported",
     }  # fmt: skip
 
 

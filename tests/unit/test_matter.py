@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.matter import matter_key
+from daemon.matter import group_flags, matter_key
 from daemon.values import Classification, Evidence
 
 
@@ -36,3 +36,11 @@ def test_nothing_configured_no_matter() -> None:
 
 def test_a_blank_model_name_matches_nothing() -> None:
     assert matter_key("", "刹车", _c(("刹车", 0.9)), ("  ",), ("",)) == ""
+
+
+def test_an_earlier_ticket_not_yet_major_becomes_a_group_complaint() -> None:
+    assert group_flags(()) == ("group",)
+
+
+def test_an_earlier_ticket_already_major_keeps_its_flags_and_is_not_reported_again() -> None:
+    assert group_flags(("media",)) is None

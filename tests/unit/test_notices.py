@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from jinja2 import Environment, FileSystemLoader, meta
+from jinja2 import meta
 
 from daemon.compose import Composer
 from daemon.config import OutboxSettings
-from daemon.notices import BODIES, Body, samples
+from daemon.notices import BODIES, Body, Cue, cues, samples
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 FILES = sorted(p.name for p in TEMPLATES.glob("*.txt"))
 SAMPLES = {body.template: body for body in samples()}
+STAFF = sorted(set(SAMPLES) - {"acknowledgement"})
+
+
+def composer() -> Composer:
+    return Composer(TEMPLATES, OutboxSettings(message_id_domain="x.example"), "zh-CN")
+
+
+def _undeclared(source: str, language: str) -> set[str]:
+    """The variables a template names, parsed as the composer parses it (with its filters)."""
+    return set(meta.find_undeclared_variables(composer().environment(language).parse(source)))
 
 
 def _name(file: str) -> str:
@@ -34,29 +45,57 @@ def test_every_notice_dataclass_has_a_template() -> None:
 
 @pytest.mark.parametrize("file", FILES)
 def test_template_names_only_fields_of_its_dataclass(file: str) -> None:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)))
     source = (TEMPLATES / file).read_text(encoding="utf-8")
-    named = meta.find_undeclared_variables(env.parse(source))
-    assert named - BODIES[_name(file)].variables() == set()
+    assert _undeclared(source, _language(file)) - BODIES[_name(file)].variables() == set()
 
 
 @pytest.mark.parametrize("file", FILES)
 def test_template_renders_from_its_dataclass(file: str) -> None:
-    composer = Composer(TEMPLATES, OutboxSettings(message_id_domain="x.example"), "zh-CN")
     body: Body = SAMPLES[_name(file)]
-    subject, text = composer.render(body.letter(_language(file), "x@example.com"))
+    subject, text = composer().render(body.letter(_language(file), "x@example.com"))
     assert subject and "TS-202601-0001" in subject + text
 
 
-def test_a_field_the_dataclass_lacks_is_caught(tmp_path: Path) -> None:
-    template = "Subject: {{ ticket }}\n\n{{ reply_before }}\n"
-    (tmp_path / "acknowledgement.en.txt").write_text(template)
-    env = Environment(loader=FileSystemLoader(str(tmp_path)))
-    source = (tmp_path / "acknowledgement.en.txt").read_text(encoding="utf-8")
-    named = meta.find_undeclared_variables(env.parse(source))
+def test_a_field_the_dataclass_lacks_is_caught() -> None:
+    template = "Subject: {{ ticket }}\n\n{{ reply_before | label('clock') }}\n"
+    named = _undeclared(template, "en")
     assert named - BODIES["acknowledgement"].variables() == {"reply_before"}
 
 
-def test_context_flattens_the_ticket_and_clock_facts() -> None:
-    escalation = SAMPLES["escalation"]
-    assert set(escalation.context()) == escalation.variables()
+@pytest.mark.parametrize("language", ["zh-CN", "zh-TW", "en"])
+@pytest.mark.parametrize("template", STAFF)
+def test_every_staff_notice_has_a_template_in_every_staff_language(
+    template: str, language: str
+) -> None:
+    assert (TEMPLATES / f"{template}.{language}.txt").is_file()
+
+
+@pytest.mark.parametrize("file", [f for f in FILES if not f.startswith("followup.")])
+def test_a_rendered_sample_shows_no_key_and_every_time_with_its_zone(file: str) -> None:
+    body: Body = SAMPLES[_name(file)]
+    subject, text = composer().render(body.letter(_language(file), "x@example.com"))
+    rendered = subject + "\n" + text
+    keys = ["after_sales", "first_contact", "2026-01-05"]
+    if _language(file) != "en":  # English words may coincide with keys ("general")
+        keys += ["service", "general", "media", "contact"]
+    assert [
+        k for k in keys if k in rendered.replace("tickets act TS-202601-0001 contact", "")
+    ] == []
+    zone = {"zh-CN": "（北京时间）", "zh-TW": "（北京時間）", "en": " (Beijing time, UTC+08:00)"}
+    times = [m.end() for m in re.finditer(r"(?<![+\-\d])\d\d:\d\d", rendered)]
+    assert times and all(rendered[end:].startswith(zone[_language(file)]) for end in times)
+
+
+def test_evidence_becomes_one_cue_per_target_with_its_phrases_once() -> None:
+    found = cues(
+        [
+            ("category:service", "态度"),
+            ("major:media", "曝光"),
+            ("category:service", "不理"),
+            ("category:service", "态度"),
+        ]
+    )
+    assert found == (
+        Cue("category", "service", ("态度", "不理")),
+        Cue("major", "media", ("曝光",)),
+    )

@@ -18,7 +18,7 @@ CAL = BusinessCalendar.from_settings(CalendarSettings())
 NOW = datetime(2025, 9, 15, 9, 0, tzinfo=SH)  # a Monday without holidays
 FACTS = NoticeFacts(
     "TS-202509-0001", "刹车异响", "a@example.cn", "张伟", "刹车异响", "service",
-    "after_sales", "general", "2025-09-15 09:00", "客户关爱中心",
+    "after_sales", "general", NOW, "客户关爱中心",
 )  # fmt: skip
 MAIL = Mail("a@example.cn", "c1@client.example", ("c0@client.example",))
 
@@ -82,7 +82,8 @@ def test_the_acknowledgement_answers_the_customers_message_and_promises_the_firs
         ("c0@client.example",),
         True,
     )
-    assert ack.context["reply_by"] == "2025-09-15 11:00"  # first contact: 2 working hours
+    # first contact: 2 working hours
+    assert ack.context["reply_by"] == datetime(2025, 9, 15, 11, 0, tzinfo=SH)
 
 
 def test_a_backfill_decides_the_same_ticket_but_no_mail() -> None:
@@ -113,4 +114,17 @@ def test_the_audit_trail_records_classification_delegation_exclusion_assignment_
         events.Kind.ASSIGNED,
         events.Kind.TRANSITION,
         events.Kind.TRANSITION,
+    ]
+
+
+def test_a_major_report_that_reaches_nobody_is_in_the_audit_trail() -> None:
+    a = Assignment("feng_yu", "f@x.example", (), (), unheard=("legal: nobody holds role legal",))
+    unheard = [e.detail for e in _open(a, major=("media",)).events if e.kind is events.Kind.UNHEARD]
+    assert [u.as_json() for u in unheard] == [
+        {
+            "what": "major_report",
+            "clock": "",
+            "step": None,
+            "why": "legal: nobody holds role legal",
+        }
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from daemon.language import LANGUAGES
 from daemon.names import short_term
 from daemon.org import ANY, DEFAULT_ROUTING, OrgSettings, Person, RoutingRule
 
@@ -39,6 +40,11 @@ def check_org(org: OrgSettings) -> list[str]:
             problems.append(f"{where}: email {p.email!r} is not an address")
         if p.role not in known_roles:
             problems.append(f"{where}: role {p.role!r} is not in [[org.roles]]")
+        if p.language and p.language not in LANGUAGES:
+            problems.append(
+                f"{where}: language {p.language!r} is not one of {', '.join(LANGUAGES)} "
+                "(leave it out for [service] default_language)"
+            )
         for term in (p.name, *p.aliases):
             why = short_term(term)
             if why and term.strip():

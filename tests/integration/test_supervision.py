@@ -47,9 +47,11 @@ class Database:
 
     def fail(self) -> None:
         if self.kind == "sqlite":
-            # Root ignores file modes; an immutable file refuses root's writes too. The shared
-            # memory index stays writable: readers map it.
-            subprocess.run(["chattr", "+i", *self._files()], check=True)
+            # Root ignores file modes; an immutable file refuses root's writes too. The folder
+            # is made immutable as well: otherwise a write finding no WAL file creates a fresh
+            # one and succeeds, and the outage comes and goes. The shared memory index stays
+            # writable: readers map it.
+            subprocess.run(["chattr", "+i", *self._files(), str(self.file.parent)], check=True)
             return
         with psycopg.connect(postgres.ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
@@ -60,8 +62,7 @@ class Database:
 
     def recover(self) -> None:
         if self.kind == "sqlite":
-            if self._files():
-                subprocess.run(["chattr", "-i", *self._files()], check=True)
+            subprocess.run(["chattr", "-i", str(self.file.parent), *self._files()], check=True)
             return
         with psycopg.connect(postgres.ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
@@ -96,7 +97,9 @@ class Database:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     if request.param == "sqlite":
-        db = Database("sqlite", f"sqlite:///{tmp_path / 'complaintd.db'}", tmp_path)
+        # Its own folder, so the outage can take the whole folder (see Database.fail).
+        (tmp_path / "db").mkdir()
+        db = Database("sqlite", f"sqlite:///{tmp_path / 'db' / 'complaintd.db'}", tmp_path / "db")
         try:
             yield db
         finally:

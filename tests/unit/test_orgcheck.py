@@ -113,3 +113,17 @@ def test_a_legal_role_that_does_not_exist_is_an_error() -> None:
     assert check_org(OrgSettings(people=FULL, legal_role="lawyer")) == [
         "[org] legal_role: 'lawyer' is not in [[org.roles]]"
     ]
+
+
+def test_a_notice_language_the_templates_do_not_have_is_an_error() -> None:
+    people = (replace(FULL[0], language="fr"), *FULL[1:])
+    assert check_org(OrgSettings(people=people)) == [
+        "[[org.people]] gm: language 'fr' is not one of zh-CN, zh-TW, en "
+        "(leave it out for [service] default_language)"
+    ]
+
+
+def test_each_shipped_notice_language_is_accepted() -> None:
+    for language in ("zh-CN", "zh-TW", "en"):
+        people = (replace(FULL[0], language=language), *FULL[1:])
+        assert check_org(OrgSettings(people=people)) == []

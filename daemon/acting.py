@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import clockmoves, clocks, events, lifecycle, notices, notify, route
+from daemon import clockmoves, clocks, customer_voice, events, lifecycle, notices, notify, route
 from daemon import matter as matters
 from daemon.clocks import ClockKind
 from daemon.deps import Deps
@@ -72,42 +72,66 @@ def act(
     cause: str,
     now: datetime,
     handler: str | None = None,
+    result: str = "",
 ) -> ActResult:
     """Apply `event` to ticket `number` at `now`; raises InvalidTransition or ActError.
 
-    `handler` (a person key) is who an ASSIGN hands the ticket to.
+    `handler` (a person key) is who an ASSIGN hands the ticket to; `result` is what a RESOLVE
+    tells the customer.
     """
     with deps.store.transaction() as session:
-        ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number.upper()))
-        if ticket_id is None:
-            raise ActError(f"no ticket {number}; `complaintd tickets list` shows the numbers")
-        # Clocks before the ticket, in the order a sweep takes them, so the two never deadlock.
-        rows = _locked_clocks(session, ticket_id)
-        ticket = _locked_ticket(session, ticket_id)
-        if now < ticket.opened_at:
-            raise ActError(f"{now.isoformat()} is before the ticket was opened")
-        before = Status(ticket.status)
-        entry = lifecycle.record(before, event, actor, now, cause)
-        if handler is not None and event is not Event.ASSIGN:
-            raise ActError(f"a handler is only named with {Event.ASSIGN.value}, not {event}")
-        if event is Event.ASSIGN:
-            _assign(session, ticket, handler, actor, deps, now)
-        newly_major = event is Event.MARK_MAJOR and not ticket.major
-        if newly_major:
-            ticket.major = [MARKED_BY_STAFF]
-        records.add_event(session, ticket.id, now, actor, events.Transition(entry.detail()))
-        changes = _move_clocks(session, ticket, rows, entry.transition, deps, now)
-        target = entry.transition.target
-        if newly_major:
-            changes += _report_major(session, ticket, rows, MARKED_BY_STAFF, deps, now)
-        ticket.status = target.value
-        ticket.updated_at = now
-        if target is Status.CLOSED:
-            ticket.closed_at = now
-        elif event is Event.REOPEN:
-            ticket.closed_at = None
-        log.info("%s %s by %s: %s -> %s (%s)", ticket.number, event, actor, before, target, cause)
-        return ActResult(ticket.number, event.value, before.value, target.value, tuple(changes))
+        return act_in(session, deps, number, event, actor, cause, now, handler, result)
+
+
+def act_in(
+    session: Session,
+    deps: Deps,
+    number: str,
+    event: Event,
+    actor: str,
+    cause: str,
+    now: datetime,
+    handler: str | None = None,
+    result: str = "",
+    mail: bool = True,
+) -> ActResult:
+    """act() in the caller's transaction: a staff reply applies its commands in its own.
+
+    A RESOLVE tells the customer `result` (when given) and asks whether they are satisfied,
+    whoever resolves and however; `mail=False` (a backfill) records without mailing.
+    """
+    ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number.upper()))
+    if ticket_id is None:
+        raise ActError(f"no ticket {number}; `complaintd tickets list` shows the numbers")
+    # Clocks before the ticket, in the order a sweep takes them, so the two never deadlock.
+    rows = _locked_clocks(session, ticket_id)
+    ticket = _locked_ticket(session, ticket_id)
+    if now < ticket.opened_at:
+        raise ActError(f"{now.isoformat()} is before the ticket was opened")
+    before = Status(ticket.status)
+    entry = lifecycle.record(before, event, actor, now, cause)
+    if handler is not None and event is not Event.ASSIGN:
+        raise ActError(f"a handler is only named with {Event.ASSIGN.value}, not {event}")
+    if event is Event.ASSIGN:
+        _assign(session, ticket, handler, actor, deps, now)
+    newly_major = event is Event.MARK_MAJOR and not ticket.major
+    if newly_major:
+        ticket.major = [MARKED_BY_STAFF]
+    records.add_event(session, ticket.id, now, actor, events.Transition(entry.detail()))
+    changes = _move_clocks(session, ticket, rows, entry.transition, deps, now)
+    target = entry.transition.target
+    if newly_major:
+        changes += _report_major(session, ticket, rows, MARKED_BY_STAFF, deps, now)
+    ticket.status = target.value
+    ticket.updated_at = now
+    if target is Status.CLOSED:
+        ticket.closed_at = now
+    elif event is Event.REOPEN:
+        ticket.closed_at = None
+    if event is Event.RESOLVE and mail:
+        customer_voice.resolved(session, ticket, result, deps, now, actor)
+    log.info("%s %s by %s: %s -> %s (%s)", ticket.number, event, actor, before, target, cause)
+    return ActResult(ticket.number, event.value, before.value, target.value, tuple(changes))
 
 
 def _locked_ticket(session: Session, ticket_id: int) -> Ticket:

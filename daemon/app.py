@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import alembic.util
 
 from daemon import notices, rulefiles, train
-from daemon.compose import Composer, TemplateError
-from daemon.config import ConfigError, Settings, database_url, warnings
+from daemon.compose import Composer, ReplyTokens, TemplateError
+from daemon.config import ConfigError, Settings, database_url, reply_secrets, warnings
 from daemon.deps import Deps
 from daemon.store import Store
 from daemon.store.db import Unavailable, masked_url, reporting
@@ -60,10 +60,26 @@ def database_setting(settings: Settings) -> str:
 
 def build(settings: Settings, store: Store, clock: Clock = utc_now) -> Deps:
     composer = Composer(
-        settings.templates.directory, settings.outbox, settings.service.default_language
+        settings.templates.directory,
+        settings.outbox,
+        settings.service.default_language,
+        reply_tokens(settings),
     )
     check_templates(composer, settings)
     return Deps(store, settings, composer, triage_from_settings(settings), clock)
+
+
+def reply_tokens(settings: Settings) -> ReplyTokens | None:
+    """How staff notices are signed; None when [replies] has no keys (replies are notes)."""
+    secrets = reply_secrets(settings)
+    if not secrets:
+        return None
+    return ReplyTokens(
+        secrets,
+        settings.replies.signing_key,
+        timedelta(days=settings.replies.token_days),
+        frozenset(p.email.strip().lower() for p in settings.org.people if p.email),
+    )
 
 
 def triage_from_settings(settings: Settings) -> Triage:

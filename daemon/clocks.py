@@ -96,6 +96,8 @@ class TicketFacts:
     severity: str
     tier: str = "standard"  # the customer's tier, e.g. "vip"
     is_major: bool = False
+    oem: str = ""  # a manufacturer case's OEM key (e.g. "faw-vw"); "" for other tickets
+    level: str = ""  # the manufacturer's own level of the case (e.g. "升级")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class ClockRule:
     severities: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     major: bool | None = None
+    oems: tuple[str, ...] = ()  # per-manufacturer clocks (channel "manufacturer")
+    levels: tuple[str, ...] = ()  # the manufacturer's levels, e.g. ["重要"]
     enabled: bool = True
     reminders: tuple[float, ...] | None = None  # None: ClockSettings.reminders
     ladder: tuple[Allowance, ...] | None = None  # None: ClockSettings.ladder
@@ -129,6 +133,8 @@ class ClockRule:
             and _within(facts.severity, self.severities)
             and _within(facts.tier, self.tiers)
             and (self.major is None or self.major == facts.is_major)
+            and _within(facts.oem, self.oems)
+            and _within(facts.level, self.levels)
         )
 
 

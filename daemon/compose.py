@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import base64
+import logging
 import tomllib
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from daemon import replytokens
 from daemon.addresses import addr_spec
 from daemon.config import OutboxSettings
 from daemon.labels import LabelError, Labels
 from daemon.numbering import tagged_subject
 from daemon.store.outgoing import Queued
 from daemon.values import Notice
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTokens:
+    """What signing a staff notice's reply token takes: the keys, the one to sign with, how
+    long a token lasts, and who counts as staff (only their notices carry one)."""
+
+    secrets: Mapping[str, bytes]
+    signing_key: str
+    lifetime: timedelta
+    staff: frozenset[str]  # lower-cased addresses of [org.people]
 
 
 class TemplateError(Exception):
@@ -35,8 +51,15 @@ _QUOTED = ("subject", "customer_name")
 class Composer:
     """Turns a Notice into a complete message, ready for the outbox."""
 
-    def __init__(self, templates: Path, settings: OutboxSettings, default_language: str) -> None:
+    def __init__(
+        self,
+        templates: Path,
+        settings: OutboxSettings,
+        default_language: str,
+        tokens: ReplyTokens | None = None,
+    ) -> None:
         self._folder = templates
+        self._tokens = tokens
         self._settings = settings
         self._default_language = default_language
         self._from = f"{encode_words(settings.from_name)} <{settings.from_address}>"
@@ -117,9 +140,20 @@ class Composer:
         subject, body, language = self._render(notice)
         if notice.ticket:
             subject = tagged_subject(notice.ticket, subject)
-        message_id = (
-            f"{notice.ticket or kind}.{uuid.uuid4().hex}@{self._settings.message_id_domain}"
-        )
+        domain = self._settings.message_id_domain
+        message_id = f"{notice.ticket or kind}.{uuid.uuid4().hex}@{domain}"
+        token = self.reply_token(notice, now)
+        reply_to = ""
+        if token is not None:
+            # The token rides in the Message-ID too, for mailboxes that drop the plus part;
+            # a unique host part keeps two notices of one minute apart.
+            message_id = replytokens.message_id(token, f"{uuid.uuid4().hex}.{domain}")[1:-1]
+            try:
+                reply_to = replytokens.plus_address(self._settings.from_address, token)
+            except ValueError:
+                log.warning(
+                    "%s reply token does not fit a local part; Message-ID only", notice.ticket
+                )
         headers = [
             ("From", self._from),
             ("To", notice.recipient),
@@ -127,6 +161,8 @@ class Composer:
             ("Date", format_datetime(now)),
             ("Message-ID", f"<{message_id}>"),
         ]
+        if reply_to:
+            headers.append(("Reply-To", reply_to))
         # An internationalised address (RFC 6532) makes the whole header UTF-8; otherwise
         # the header stays ASCII and a Message-ID it cannot carry is left out.
         utf8 = not notice.recipient.isascii()
@@ -160,6 +196,21 @@ class Composer:
             subject=subject,
             raw=head.encode("utf-8" if utf8 else "ascii") + b"\r\n" + payload,
             auto_reply=notice.auto_reply,
+        )
+
+    @property
+    def reply_secrets(self) -> dict[str, bytes]:
+        """The reply-token keys by key id; empty when replies cannot act."""
+        return dict(self._tokens.secrets) if self._tokens is not None else {}
+
+    def reply_token(self, notice: Notice, now: datetime) -> str | None:
+        """The signed reply token of a staff notice about a ticket; None for anyone else's
+        mail (customers never get one) or without keys."""
+        t = self._tokens
+        if t is None or not notice.ticket or notice.recipient.strip().lower() not in t.staff:
+            return None
+        return replytokens.issue(
+            t.secrets, t.signing_key, notice.ticket, notice.recipient, now + t.lifetime
         )
 
 

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from daemon import addresses
+from daemon import addresses, permissions, replytokens
 from daemon.clocks import ClockSettings
+from daemon.feeds.settings import FeedSettings, check_feeds
 from daemon.org import OrgSettings
 from daemon.orgcheck import check_org, org_warnings
 from daemon.rules import ClassifierSettings
@@ -151,6 +152,30 @@ class OutboxSettings(Section):
         return value
 
 
+class SecretSource(Section):
+    """Where one secret is: an environment variable or a file (never the config itself)."""
+
+    env: str | None = None
+    file: Path | None = None  # relative to the config file's folder
+
+
+class ReplySettings(Section):
+    """Replies to staff notices as commands: the signing keys of the reply tokens, how long a
+    token lasts, whether the sender's domain must authenticate, and who may do what."""
+
+    # key id -> { env = "VAR" } or { file = "path" }; without any, replies are only notes.
+    secrets: dict[str, SecretSource] = Field(default_factory=dict)
+    # The key id new tokens are signed with; the other keys still verify (rotation).
+    signing_key: str = ""
+    token_days: int = Field(default=30, ge=1, le=366)
+    # A command counts only when a [tickets] trusted_authserv_ids server says the sender's
+    # domain passed DMARC or DKIM; no verdict at all then refuses it.
+    require_authentication: bool = False
+    # command kind -> roles allowed ("*": everyone in [org.people]); unnamed kinds keep the
+    # default (daemon.permissions.DEFAULT).
+    allowed: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
 class TemplateSettings(Section):
     directory: ConfigPath = Path("templates")
 
@@ -170,6 +195,8 @@ class Settings(Section):
     calendar: CalendarSettings = CalendarSettings()
     clocks: ClockSettings = ClockSettings()
     mailboxes: tuple[MailboxSettings, ...] = ()
+    feeds: tuple[FeedSettings, ...] = ()  # manufacturer case feeds (daemon.feeds)
+    replies: ReplySettings = ReplySettings()
     source_file: Path | None = Field(default=None, exclude=True)
 
     @property
@@ -296,6 +323,7 @@ def _resolve_paths(value: _Node, base: Path) -> _Node:
 def check(settings: Settings) -> list[str]:
     """Problems that need more than one key to see; each names the key."""
     problems: list[str] = [*check_org(settings.org), *check_mailboxes(settings.mailboxes)]
+    problems += check_feeds(settings.feeds)
     try:
         database_url(settings)
     except ConfigError as exc:
@@ -306,6 +334,7 @@ def check(settings: Settings) -> list[str]:
             resolve_secret(section.password_env, section.password_file, f"[{key}] password")
         except ConfigError as exc:
             problems.append(str(exc))
+    problems.extend(_check_replies(settings))
     if (
         settings.smtp.security == "none"
         and not is_loopback(settings.smtp.host)
@@ -321,7 +350,72 @@ def check(settings: Settings) -> list[str]:
 def warnings(settings: Settings) -> list[str]:
     """What a valid config leaves undone, each saying what will reach nobody; shown by
     check-config, status and at start, never a refusal."""
-    return org_warnings(settings.org)
+    gaps = org_warnings(settings.org)
+    if settings.org.people and not settings.replies.secrets:
+        gaps.append(
+            "[replies] secrets: none set, so staff replies to notices are stored as notes "
+            "and their commands never applied"
+        )
+    return gaps
+
+
+# 80 bits at least (issue 12); a passphrase of 16 characters is the least we accept.
+_MIN_SECRET_CHARS = 16
+
+
+def _check_replies(settings: Settings) -> list[str]:
+    r = settings.replies
+    problems: list[str] = []
+    for kid in r.secrets:
+        if not replytokens.KEY_ID.fullmatch(kid):
+            problems.append(
+                f"[replies] secrets.{kid}: a key id is 1 to 8 lower-case letters or digits"
+            )
+    if r.secrets and r.signing_key not in r.secrets:
+        problems.append(
+            f"[replies] signing_key: {r.signing_key!r} is not one of [replies] secrets "
+            f"({', '.join(sorted(r.secrets))})"
+        )
+    try:
+        for kid, secret in reply_secrets(settings).items():
+            if len(secret) < _MIN_SECRET_CHARS:
+                problems.append(
+                    f"[replies] secrets.{kid}: shorter than {_MIN_SECRET_CHARS} characters; "
+                    "use e.g. `openssl rand -hex 32`"
+                )
+    except ConfigError as exc:
+        problems.append(str(exc))
+    roles = {role.key for role in settings.org.roles}
+    for kind, allowed in r.allowed.items():
+        if kind not in permissions.KINDS:
+            problems.append(
+                f"[replies.allowed] {kind}: not a command; one of {', '.join(permissions.KINDS)}"
+            )
+        for role in allowed:
+            if role != permissions.EVERYONE and role not in roles:
+                problems.append(f"[replies.allowed] {kind}: unknown role {role!r}")
+    if r.require_authentication and not settings.tickets.trusted_authserv_ids:
+        problems.append(
+            "[replies] require_authentication: needs [tickets] trusted_authserv_ids, the "
+            "servers whose Authentication-Results are believed"
+        )
+    return problems
+
+
+def reply_secrets(settings: Settings) -> dict[str, bytes]:
+    """The reply-token keys by key id, read from their environment variables or files."""
+    base = settings.source_file.parent if settings.source_file else Path.cwd()
+    out: dict[str, bytes] = {}
+    for kid, source in settings.replies.secrets.items():
+        file = source.file
+        if file is not None and not file.is_absolute():
+            file = base / file
+        what = f"[replies] secrets.{kid}"
+        value = resolve_secret(source.env, file, what)
+        if value is None:
+            raise ConfigError(f"{what}: set env or file")
+        out[kid] = value.encode("utf-8")
+    return out
 
 
 # Where the CLI looks for its config when --config is not given: the environment, the current

@@ -9,7 +9,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from daemon import authres, confidential, events, intake, notices, notify, opening, quoting
+from daemon import (
+    authres,
+    confidential,
+    customer_voice,
+    events,
+    intake,
+    notices,
+    notify,
+    opening,
+    quoting,
+    replies,
+    staffintake,
+)
 from daemon.deps import Deps
 from daemon.matter import matter_key
 from daemon.names import find_named
@@ -17,7 +29,7 @@ from daemon.notices import FollowUp, TicketFacts, local_time
 from daemon.numbering import numbers_in, period_of
 from daemon.opening import Letter
 from daemon.store import clockrows, filing, records
-from daemon.store.models import Ticket
+from daemon.store.models import Customer, Ticket
 from daemon.values import InboundMessage, MailKind, RawMail
 
 
@@ -29,11 +41,13 @@ def decide(
         return filing.Ignore(msg.kind.value)
     if msg.sender == deps.settings.outbox.from_address.lower():
         return filing.Ignore("own-mail")
-    ticket = records.thread_ticket(
-        session,
-        numbers_in(msg.subject, deps.settings.tickets.prefix),
-        (*msg.in_reply_to, *msg.references),
-    )
+    # A reply token names its ticket too, for clients that drop our subject tag; it is
+    # verified later, like everything else a reply says.
+    numbers = [
+        *numbers_in(msg.subject, deps.settings.tickets.prefix),
+        *(token.partition(".")[0].upper() for token in replies.tokens_of(msg, raw)),
+    ]
+    ticket = records.thread_ticket(session, numbers, (*msg.in_reply_to, *msg.references))
     forged = _forged(msg, raw, deps)
     if forged is not None:
         return filing.Hold(ticket, "dmarc-fail", forged)
@@ -43,8 +57,13 @@ def decide(
         role, why = party(session, ticket, msg.sender, deps)
         if role is None:
             return filing.Hold(ticket, why, _hold_detail(why, msg, ticket))
+        if role == "staff":
+            return staff_reply(session, ticket, msg, raw, deps, now, mail)
         return join(session, ticket, msg, role, deps, now, mail)
     if deps.triage.staff_key(msg.sender) is not None:
+        logged = staffintake.parse(msg.text)
+        if logged is not None:
+            return log_complaint(session, msg, raw, logged, deps, now, mail)
         # Staff write to the intake address about tickets, or their robots answer our
         # notices: neither is a customer's complaint.
         return filing.Ignore("staff-mail")
@@ -74,6 +93,52 @@ def party(session: Session, ticket: Ticket, sender: str, deps: Deps) -> tuple[st
     if records.is_customer_address(session, ticket, sender):
         return "customer", ""
     return None, "not-a-party"
+
+
+def staff_reply(
+    session: Session,
+    ticket: Ticket,
+    msg: InboundMessage,
+    raw: RawMail,
+    deps: Deps,
+    now: datetime,
+    mail: bool,
+) -> filing.Join | filing.Hold:
+    """A staff member's mail on a ticket: a note, commands to apply, or held when it fails a
+    check (daemon.replies)."""
+    judged = replies.judge(session, ticket, msg, raw, deps, now, mail)
+    if isinstance(judged, replies.Refused):
+        return filing.Hold(ticket, judged.reason, judged.detail, judged.letters)
+    joined = join(session, ticket, msg, "staff", deps, now, mail)
+    if isinstance(judged, replies.Explained):
+        letters = (*joined.letters, *judged.letters)
+        return replace(joined, letters=letters, refused=(judged.reason, judged.detail))
+    if isinstance(judged, replies.Accepted):
+        return replace(joined, actor=judged.person, commands=judged.commands)
+    return joined
+
+
+def log_complaint(
+    session: Session,
+    msg: InboundMessage,
+    raw: RawMail,
+    logged: staffintake.Logged | staffintake.LogError,
+    deps: Deps,
+    now: datetime,
+    mail: bool,
+) -> filing.Open | filing.Hold:
+    """A phone, walk-in or manufacturer complaint a staff member logged by mail: opened on
+    the customer's behalf with that channel, when the sender is who they say."""
+    settings = deps.settings
+    if settings.replies.require_authentication:
+        domain = msg.sender.rpartition("@")[2]
+        headers = authres.header_values(raw.data)
+        if not replies.sender_authenticated(headers, settings.tickets.trusted_authserv_ids, domain):
+            why = f"no DMARC or DKIM pass for {domain} from our servers"
+            return filing.Hold(None, "log-unauthenticated", why)
+    if isinstance(logged, staffintake.LogError):
+        return filing.Hold(None, "log-unreadable", f"{logged.line}: {logged.why}")
+    return open_ticket(session, msg, deps, now, mail, logged)
 
 
 def _hold_detail(why: str, msg: InboundMessage, ticket: Ticket) -> str:
@@ -110,6 +175,9 @@ def join(
             now,
         )
         check = check if check.changed else None
+    if role == "customer":
+        # Their answer to the satisfaction question closes the loop or reopens the ticket.
+        customer_voice.heard(session, ticket, msg, deps, now, mail, check)
     handover = check.handover if check is not None else None
     handler_email = handover.after_email if handover is not None else ticket.handler_email
     if not (mail and handler_email and handler_email != msg.sender):
@@ -155,11 +223,31 @@ def _handover_notice(
 
 
 def open_ticket(
-    session: Session, msg: InboundMessage, deps: Deps, now: datetime, mail: bool
+    session: Session,
+    msg: InboundMessage,
+    deps: Deps,
+    now: datetime,
+    mail: bool,
+    logged: staffintake.Logged | None = None,
 ) -> filing.Open:
-    """A new complaint: classified, assigned, numbered, its opening decided."""
+    """A new complaint: classified, assigned, numbered, its opening decided. `logged`: staff
+    took it down by phone, on site or from the manufacturer, for the customer it names."""
     triage, settings = deps.triage, deps.settings
+    channel = "email"
+    if logged is not None:
+        channel = logged.channel
+        staff_mail = msg
+        msg = replace(
+            msg,
+            sender=_logged_address(logged, msg),
+            sender_name=logged.name,
+            reply_to="",
+            text=logged.text or msg.text,
+        )
     customer = records.customer_for(session, msg.sender, msg.sender_name, now)
+    if logged is not None and logged.tier != customer.tier:
+        session.get_one(Customer, customer.id).tier = logged.tier
+        customer = records.CustomerRef(customer.id, logged.tier)
     since = now - timedelta(days=triage.repeat_window_days)
     earlier = records.recent_tickets(session, customer.id, since, msg.subject, msg.text)
     c = triage.classify(msg.subject, msg.text, earlier)
@@ -169,7 +257,7 @@ def open_ticket(
     if others:
         c = triage.classify(msg.subject, msg.text, earlier, others)
     written = intake.written_text(msg)
-    a = triage.assign(c, "email", written, now)
+    a = triage.assign(c, channel, written, now)
     period = period_of(now.astimezone(settings.zone))
     number = records.next_number(session, t.prefix, period, t.serial_digits)
     facts = _facts(number, msg, c.category, c.department, c.severity, now, deps)
@@ -177,7 +265,7 @@ def open_ticket(
     decided = opening.decide(
         c,
         a,
-        triage.plan(c, "email", customer.tier),
+        triage.plan(c, channel, customer.tier),
         c.is_major and triage.reports_major(a),
         facts,
         opening.Mail(answer_to, msg.message_id, msg.references),
@@ -199,9 +287,59 @@ def open_ticket(
             events.Entry(events.DAEMON, events.AmbiguousName(u.term, u.people)) for u in unsure
         )
         decided = replace(decided, events=(*decided.events, *entries))
+    if logged is not None:
+        decided = _as_logged(decided, number, staff_mail, logged, deps)
     status = decided.status.value
-    ticket = records.NewTicket(number, status, customer.id, msg.subject, "email", c, a, now, matter)
+    ticket = records.NewTicket(number, status, customer.id, msg.subject, channel, c, a, now, matter)
     return filing.Open(ticket, decided)
+
+
+def _logged_address(logged: staffintake.Logged, msg: InboundMessage) -> str:
+    """The customer record a logged complaint files under: their address, else their phone,
+    else this one mail (a walk-in who left neither)."""
+    if logged.email:
+        return logged.email
+    if logged.phone:
+        return "tel:" + "".join(ch for ch in logged.phone if ch.isdigit() or ch == "+")
+    return f"walk-in:{msg.message_id or msg.sha256[:16]}"
+
+
+def _as_logged(
+    decided: opening.Opening,
+    number: str,
+    staff_mail: InboundMessage,
+    logged: staffintake.Logged,
+    deps: Deps,
+) -> opening.Opening:
+    """A logged complaint's letters: the acknowledgement only to a customer address given
+    (never in the staff member's thread), and the staff member's confirmation."""
+    letters = [x for x in decided.letters if x.kind != "acknowledgement"]
+    if logged.email:
+        for x in decided.letters:
+            if x.kind == "acknowledgement":
+                ack = replace(x.notice, in_reply_to=None, references=())
+                letters.append(Letter(x.kind, ack))
+    person = notify.staff_member(staff_mail.sender, deps.settings)
+    if decided.letters and person is not None:
+        running = (
+            (state.kind.value, state.due_at)
+            for state, _ in decided.clocks
+            if state.stopped_at is None and state.due_at is not None
+        )
+        who = " ".join(x for x in (logged.name, logged.phone, logged.email) if x)
+        body = notices.Confirmation(
+            number,
+            staff_mail.subject,
+            person.name,
+            (notices.Done("log", "", logged.channel, who),),
+            decided.status.value,
+            notices.deadlines(running, deps.settings.zone),
+            (),
+            deps.settings.outbox.from_name,
+        )
+        language = person.language or deps.settings.service.default_language
+        letters.append(Letter("confirmation", body.letter(language, person.email)))
+    return replace(decided, letters=tuple(letters))
 
 
 def _facts(

@@ -38,6 +38,13 @@ class Kind(StrEnum):
     CLOCK_MOVED = "clock-moved"
     UNHEARD = "unheard"
     MAJOR_REPORTED = "major-reported"
+    SATISFACTION = "satisfaction"
+    CUSTOMER_MAIL = "customer-mail"
+    # Replies to staff notices (issue 12): a command applied, a reply refused, a note.
+    REPLY_APPLIED = "reply-applied"
+    REPLY_REFUSED = "reply-refused"
+    NOTE = "note"
+    MANUFACTURER_UPDATED = "manufacturer-updated"
 
 
 class Detail(Protocol):
@@ -330,3 +337,87 @@ class AmbiguousName:
 
     def as_json(self) -> dict[str, object]:
         return {"term": self.term, "people": list(self.people)}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyApplied:
+    """A staff reply's commands applied, with the Message-ID of the reply that gave them."""
+
+    kind: ClassVar[Kind] = Kind.REPLY_APPLIED
+    message_id: str
+    commands: tuple[str, ...]  # replycommands.Kind values, in order
+
+    def as_json(self) -> dict[str, object]:
+        return {"message_id": self.message_id, "commands": list(self.commands)}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRefused:
+    """A reply that changed nothing: why (a failed check, a command not allowed or invalid)."""
+
+    kind: ClassVar[Kind] = Kind.REPLY_REFUSED
+    message_id: str
+    sender: str
+    reason: str  # e.g. "no-token", "expired", "not-allowed", "bad-command"
+    detail: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "sender": self.sender,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An internal note staff added by reply (#note / 备注)."""
+
+    kind: ClassVar[Kind] = Kind.NOTE
+    text: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Satisfaction:
+    """The customer's answer to the satisfaction question, as read from their reply."""
+
+    kind: ClassVar[Kind] = Kind.SATISFACTION
+    verdict: str  # "satisfied" | "unsatisfied"
+    score: int | None  # 0-10 when they gave one
+    said: str  # the words or score it was read from
+
+    def as_json(self) -> dict[str, object]:
+        return {"verdict": self.verdict, "score": self.score, "said": self.said}
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMail:
+    """A mail to the customer about their ticket, from the desk's address: what it was, who
+    had it sent, and the outbox row that carries it."""
+
+    kind: ClassVar[Kind] = Kind.CUSTOMER_MAIL
+    what: str  # "answer" | "resolution" | "satisfaction"
+    by: str  # who had it sent (person key, address, or "complaintd")
+    to: str
+    outbox: int | None  # the outbox row; None when nothing was queued
+    status: str  # "pending" | "suppressed" (daily cap) | "not-sent"
+    text: str = ""  # what staff wrote to the customer (answer, result)
+    why: str = ""  # why it was not sent
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "what": self.what,
+            "by": self.by,
+            "to": self.to,
+            "outbox": self.outbox,
+            "status": self.status,
+        }
+        if self.text:
+            out["text"] = self.text
+        if self.why:
+            out["why"] = self.why
+        return out

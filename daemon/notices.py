@@ -49,6 +49,9 @@ def deadlines(due: Iterable[tuple[str, datetime]], zone: ZoneInfo) -> tuple[Dead
     )
 
 
+HISTORY_TARGETS = frozenset({"major:repeat", "major:group"})
+
+
 def cues(evidence: Iterable[Evidence | tuple[str, str]]) -> tuple[Cue, ...]:
     """Classification evidence ("category:service", phrase) as cues, one per target, in the
     order the targets first appear."""
@@ -56,7 +59,8 @@ def cues(evidence: Iterable[Evidence | tuple[str, str]]) -> tuple[Cue, ...]:
     for e in evidence:
         target, phrase = (e.target, e.phrase) if isinstance(e, Evidence) else e
         seen = phrases.setdefault(target, [])
-        if phrase not in seen:
+        # The customer's history is evidence by count, not by phrase: its label says it all.
+        if phrase not in seen and target not in HISTORY_TARGETS:
             seen.append(phrase)
     return tuple(
         Cue(target.partition(":")[0], target.partition(":")[2], tuple(found))
@@ -260,4 +264,170 @@ def samples() -> tuple[Body, ...]:
         Reminder(facts, clock, 50, 60, told, "someone", ""),
         Escalation(facts, clock, 1, 3, 90, "someone", "someone@example.com", told, False,
                    "someone", ""),
+        *_reply_samples(facts, due),
+        *_customer_voice_samples(facts, clock, told),
+    )  # fmt: skip
+
+
+# -- replies to staff notices -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """One thing a staff reply (or a complaint logged by mail) did to a ticket."""
+
+    command: str  # replycommands.Kind value, or "log" for a complaint logged by mail
+    before: str  # status before; "" when the status did not move
+    after: str  # status after; "" when the status did not move; "log": the channel
+    detail: str  # the argument as written: result, reason, person's name, note
+
+
+@dataclass(frozen=True, slots=True)
+class Undo:
+    """How to take one thing back: the command to reply with, and its argument."""
+
+    command: str  # replycommands.Kind value
+    argument: str  # "" when it takes none
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation(Body):
+    """To the staff member who acted by mail: what changed, the clocks now running, how to
+    undo it."""
+
+    template: ClassVar[str] = "confirmation"
+    ticket: str
+    subject: str
+    actor_name: str
+    done: tuple[Done, ...]
+    status: str  # the ticket's status now
+    deadlines: tuple[Deadline, ...]  # running clocks, soonest first
+    undo: tuple[Undo, ...]
+    service_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal(Body):
+    """To an authenticated staff member whose reply asked for something that cannot be done:
+    why, and the commands there are. Nothing was changed."""
+
+    template: ClassVar[str] = "refusal"
+    ticket: str
+    subject: str
+    why: str  # already in the reader's language, commands listed
+    received_at: datetime  # local_time the reply arrived
+    service_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unapplied(Body):
+    """To whoever sent a reply that failed its checks: it was not applied, nothing more (no
+    ticket content: the sender is not known to be who they say)."""
+
+    template: ClassVar[str] = "unapplied"
+    ticket: str  # the number the reply itself named
+    received_at: datetime  # local_time the reply arrived
+    service_name: str
+
+
+BODIES.update({b.template: b for b in (Confirmation, Refusal, Unapplied)})
+
+
+def _reply_samples(facts: TicketFacts, due: datetime) -> tuple[Body, ...]:
+    number, service = facts.ticket, facts.service_name
+    done = (Done("ack", "assigned", "acknowledged", ""), Done("note", "", "", "…"))
+    return (
+        Confirmation(number, facts.subject, "someone", done, "acknowledged",
+                     (Deadline("first_contact", due),), (Undo("reopen", ""),), service),
+        Refusal(number, facts.subject, "…", due, service),
+        Unapplied(number, due, service),
+    )  # fmt: skip
+
+
+# -- the customer's side: one voice, the result, the satisfaction callback -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Body):
+    """To the customer, from the desk: what staff answered them on their ticket."""
+
+    template: ClassVar[str] = "answer"
+    facts: TicketFacts
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution(Body):
+    """To the customer, from the desk: their complaint is resolved, and how."""
+
+    template: ClassVar[str] = "resolution"
+    facts: TicketFacts
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class SatisfactionQuestion(Body):
+    """To the customer after the result: are you satisfied? (seed 003, step 6)"""
+
+    template: ClassVar[str] = "satisfaction"
+    facts: TicketFacts
+    resolved_at: datetime  # local_time
+
+
+@dataclass(frozen=True, slots=True)
+class Unsatisfied(Body):
+    """One step up the ladder (and the neutral third party, as a copy): the customer says they
+    are still not satisfied with the result, and the ticket is open again (seed 000, 7.9)."""
+
+    template: ClassVar[str] = "unsatisfied"
+    facts: TicketFacts
+    reply: str  # what the customer wrote, their quotes left out
+    score: int | None  # the score they gave, if any
+    step: int
+    steps: int
+    handler: str  # name; "" when unassigned
+    told_before: tuple[ToldBefore, ...]
+    copy: bool
+    recipient_name: str
+    delegated_from: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackReminder(Body):
+    """To customer care (the callback specialist): the customer has not answered the
+    satisfaction question; phone them before the callback clock runs out."""
+
+    template: ClassVar[str] = "callback_reminder"
+    facts: TicketFacts
+    clock_facts: ClockFacts
+    used_percent: int
+    left_minutes: int
+    resolved_at: datetime  # local_time
+    result: str  # what the customer was told; "" when no result was written
+    asked: bool  # the satisfaction question was mailed
+    handler: str  # name
+    recipient_name: str
+    delegated_from: str
+
+
+BODIES.update(
+    {b.template: b for b in (Answer, Resolution, SatisfactionQuestion, Unsatisfied,
+                             CallbackReminder)}
+)  # fmt: skip
+
+
+def _customer_voice_samples(
+    facts: TicketFacts, clock: ClockFacts, told: tuple[ToldBefore, ...]
+) -> tuple[Body, ...]:
+    at = clock.due
+    callback = ClockFacts(
+        "callback", "callback", at, "working", "callback",
+        f"complaintd tickets act {facts.ticket} callback",
+    )  # fmt: skip
+    return (
+        Answer(facts, "…"),
+        Resolution(facts, "…"),
+        SatisfactionQuestion(facts, at),
+        Unsatisfied(facts, "不满意", None, 1, 3, "someone", told, False, "someone", ""),
+        CallbackReminder(facts, callback, 50, 480, at, "…", True, "someone", "someone", ""),
     )  # fmt: skip

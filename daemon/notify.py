@@ -14,7 +14,7 @@ from daemon.compose import Composer
 from daemon.config import Settings
 from daemon.notices import TicketFacts, local_time
 from daemon.org import Person
-from daemon.store import outgoing
+from daemon.store import cases, outgoing
 from daemon.store.models import Customer, Message, Ticket
 from daemon.values import Notice
 
@@ -82,6 +82,9 @@ def ticket_facts(session: Session, ticket: Ticket, settings: Settings) -> Ticket
     first = session.scalar(
         select(Message.text).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
     )
+    if first is None:  # a manufacturer's case: its text came in the record, not in a mail
+        case = cases.case_of_ticket(session, ticket.id)
+        first = case.text if case is not None else None
     return TicketFacts(
         ticket=ticket.number,
         subject=ticket.subject,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from daemon import acting, decide, events, intake, notify, refusal
+from daemon import acting, decide, events, intake, notify, refusal, replies
 from daemon.confidential import Recheck
 from daemon.deps import Deps, Run
 from daemon.matter import GROUP
@@ -166,7 +166,7 @@ def _file(session: Session, p: _Parsed, deps: Deps, run: Run) -> Outcome:
             session, raw, msg.sha256, "no-sender", "no From address", deps, run
         )
     decision = decide.decide(session, msg, raw, deps, now, run.send_mail)
-    return _write(session, decision, msg, raw, deps, now)
+    return _write(session, decision, msg, raw, deps, now, run.send_mail)
 
 
 def _write(
@@ -176,8 +176,10 @@ def _write(
     raw: RawMail,
     deps: Deps,
     now: datetime,
+    mail: bool = True,
 ) -> Outcome:
-    """Write the decision in the session's transaction, then say what became of the message."""
+    """Write the decision in the session's transaction, then say what became of the message;
+    a staff reply's commands are applied once it is stored, so their audit names it."""
 
     def post(session: Session, letter: Letter, ticket_id: int) -> None:
         n = letter.notice
@@ -214,6 +216,9 @@ def _write(
         log.info("%s joined %s from %s (%s)", number, msg.message_id, msg.sender, decision.role)
         if decision.recheck is not None:
             _log_recheck(number, decision.recheck)
+        if decision.actor is not None and decision.commands:
+            accepted = replies.Accepted(decision.actor, decision.commands)
+            replies.apply(session, decision.ticket, accepted, filed.row, msg, deps, now, mail)
         return Outcome(Disposition.FOLLOWUP, ticket=number, message_id=msg.message_id)
     if isinstance(decision, filing.Hold):
         held = decision.ticket

@@ -15,6 +15,8 @@ import schedule
 
 from daemon import app, config, memory, sdnotify, sweeps
 from daemon.deps import Deps
+from daemon.feeds.ingest import drain_folder
+from daemon.feeds.settings import FeedSettings
 from daemon.health import (
     MAILBOX,
     MAILDIR,
@@ -180,6 +182,8 @@ class _BeatingTransport:
 # Health rows of the workers that are not mailboxes are named for their config section, which
 # no sensible mailbox name looks like.
 MAILDIR_NAME, OUTBOX_NAME, SWEEP_NAME = "[maildir]", "[outbox]", "[sweep]"
+# The kind of a manufacturer feed's worker; each is named "[feed NAME]" (FeedSettings.worker).
+FEED = "feed"
 MAIN_LOOP = "main loop"
 # How often the stuck check runs when systemd asks for no watchdog.
 _STUCK_CHECK_SECONDS = 5.0
@@ -413,6 +417,21 @@ class Daemon:
                     outbox.kick()
 
             self._every(settings.maildir.poll_seconds, worker(MAILDIR_NAME, MAILDIR, read_maildir))
+
+        def read_feed(feed: FeedSettings) -> Callable[[], Awaitable[None]]:
+            def on_file() -> None:
+                health.handled(feed.worker, FEED, clock())
+
+            async def read() -> None:
+                handled = await asyncio.to_thread(drain_folder, feed, deps, stop.is_set, on_file)
+                if handled:
+                    outbox.kick()
+
+            return read
+
+        for feed in settings.feeds:
+            if feed.kind == "folder":
+                self._every(feed.poll_seconds, worker(feed.worker, FEED, read_feed(feed)))
 
         async def sweep() -> None:
             report = await asyncio.to_thread(sweeps.sweep, deps, clock())

@@ -26,6 +26,7 @@ from daemon.ladder import Recipient
 from daemon.lifecycle import Event
 from daemon.notices import ClockFacts, TicketFacts, ToldBefore, local_time
 from daemon.org import OrgSettings
+from daemon.replycommands import Satisfaction
 from daemon.store import clockrows, records
 from daemon.store.models import Ticket, TicketClock, TicketEvent
 
@@ -231,9 +232,15 @@ def _remind(job: _Job, action: clocks.Remind) -> SweepAction:
     calendar = job.deps.triage.calendar
     left = job.state.budget - clocks.consumed(job.state, job.now, calendar)
     told = _told_before(job)
-    recipients, nobody = ladder.reminder_recipients(job.holder, job.org, job.now)
+    if job.state.kind is ClockKind.CALLBACK:
+        # Customer care calls back, not the handler (seed 000, 7.10).
+        recipients, nobody = _callers(job)
+    else:
+        recipients, nobody = ladder.reminder_recipients(job.holder, job.org, job.now)
 
     def body(r: Recipient) -> notices.Body:
+        if job.state.kind is ClockKind.CALLBACK:
+            return _phone_the_customer(job, r, round(action.fraction * 100), _minutes(left))
         return notices.Reminder(
             job.facts,
             job.clock,
@@ -441,3 +448,138 @@ def _name(org: OrgSettings, key: str) -> str:
 
 def _minutes(span: timedelta) -> int:
     return max(int(span.total_seconds() // 60), 0)
+
+
+# -- the satisfaction callback --------------------------------------------------------------------
+
+# Seed 000, 7.10: the customer-care manager has the callback specialist (回访员) phone the
+# customer within 2 days of the result; without one, the customer-care manager hears of it.
+CALLBACK_ROLE = "callback_specialist"
+
+# The rule an escalation for an unsatisfied customer is recorded under (on the callback clock).
+UNSATISFIED = "customer-unsatisfied"
+
+
+def _callers(job: _Job) -> tuple[list[Recipient], str]:
+    """Who phones the customer: the callback specialist, else the customer-care manager (or
+    whoever stands in for them); with nobody, why not."""
+    chart = route.Chart(job.org, job.now, frozenset(job.ticket.excluded))
+    for role in (CALLBACK_ROLE, job.org.care_manager_role):
+        key, used, _ = chart.fill(role, "", "callback")
+        person = chart.people.get(key)
+        if person is not None and person.email:
+            return [Recipient(person.key, person.email, used)], ""
+    return [], f"nobody holds role {CALLBACK_ROLE} or {job.org.care_manager_role}"
+
+
+def _phone_the_customer(job: _Job, r: Recipient, used: int, left: int) -> notices.Body:
+    result, asked = _resolution_told(job)
+    return notices.CallbackReminder(
+        job.facts,
+        job.clock,
+        used_percent=used,
+        left_minutes=left,
+        resolved_at=local_time(job.state.started_at, job.zone),
+        result=result,
+        asked=asked,
+        handler=_name(job.org, job.ticket.handler),
+        recipient_name=_name(job.org, r.key),
+        delegated_from=_delegated_from(job.org, r),
+    )
+
+
+def _resolution_told(job: _Job) -> tuple[str, bool]:
+    """The result the customer was told at this resolution, and whether they were asked."""
+    rows = job.session.scalars(
+        select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == job.ticket.id,
+            TicketEvent.kind == events.Kind.CUSTOMER_MAIL,
+            TicketEvent.at >= job.state.started_at,
+        )
+    ).all()
+    result = next((str(d.get("text", "")) for d in rows if d.get("what") == "resolution"), "")
+    asked = any(d.get("what") == "satisfaction" and d.get("status") == "pending" for d in rows)
+    return result, asked
+
+
+def escalate_unsatisfied(
+    session: Session,
+    ticket: Ticket,
+    deps: Deps,
+    now: datetime,
+    answer: Satisfaction,
+    reply: str,
+    mail: bool = True,
+) -> SweepAction:
+    """The customer is still unhappy with the result: one step up the ladder (seed 000, 7.9),
+    the next after any earlier unhappy answer on this ticket, copying the neutral third party.
+
+    Recorded as an escalation of the callback clock under the rule UNSATISFIED.
+    """
+    rows = {ClockKind(r.kind): r for r in clockrows.of_ticket(session, ticket.id)}
+    state = clockrows.state_of(rows[ClockKind.CALLBACK])  # started by the resolution answered
+    facts = notify.ticket_facts(session, ticket, deps.settings)
+    job = _Job(session, deps, now, ticket, state, facts, _clock_facts(state, ticket, deps))
+    earlier = [
+        e.detail
+        for e in session.scalars(
+            select(TicketEvent).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.kind == events.Kind.ESCALATED
+            )
+        )
+        if e.detail.get("rule") == UNSATISFIED
+    ]
+    steps = len(state.plan.ladder)
+    rungs = ladder.escalation_ladder(
+        ticket.handler,
+        job.org,
+        now,
+        tuple(ticket.excluded),
+        steps=steps,
+        told=frozenset(k for d in earlier for k in d.get("to", [])),
+    )
+    after = max((int(d.get("step", 0)) for d in earlier), default=0)
+    # One step: the next rung that tells someone (or that nobody could take, a warning).
+    rung = next((r for r in rungs[after:] if r.person or r.unfilled), rungs[-1])
+    recipients = ladder.rung_recipients(rung, job.org)
+    copies = ladder.copies(job.holder, job.org, now, {r.key for r in recipients})
+    if not recipients:
+        copies = []
+    told = _told_before(job)
+
+    def body(copy: bool) -> Callable[[Recipient], notices.Body]:
+        def made(r: Recipient) -> notices.Body:
+            return notices.Unsatisfied(
+                facts,
+                reply=reply,
+                score=answer.score,
+                step=rung.step,
+                steps=steps,
+                handler=_name(job.org, ticket.handler),
+                told_before=told,
+                copy=copy,
+                recipient_name=_name(job.org, r.key),
+                delegated_from=_delegated_from(job.org, r),
+            )
+
+        return made
+
+    sent: tuple[str, ...] = ()
+    if mail:
+        sent = _send(job, recipients, body(False)) + _send(job, copies, body(True))
+    job.event(
+        events.Escalated(
+            ClockKind.CALLBACK.value,
+            UNSATISFIED,
+            rung.step,
+            tuple(r.key for r in recipients),
+            tuple(c.key for c in copies),
+            sent,
+            0.0,
+            "" if recipients else rung.why or "already told",
+        )
+    )
+    if mail and (rung.unfilled or (recipients and not sent)):
+        _unheard(job, "escalation", rung.step, rung.why or "no recipient has an address we may use")
+    log.info("%s customer unsatisfied: step %d to %s", ticket.number, rung.step, sent or "nobody")
+    return job.action("escalate", sent, rung.step)

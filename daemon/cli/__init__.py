@@ -13,6 +13,7 @@ from daemon.cli import (
     clock_cmds,
     common,
     daemon_cmds,
+    feeds,
     held,
     inspect,
     replay,
@@ -46,6 +47,7 @@ def build_parser(clock: Clock = app.utc_now) -> argparse.ArgumentParser:
     status.register(sub, clock)
     clock_cmds.register(sub, tickets)
     calendar.register(sub)
+    feeds.register(sub, clock)
     return parser
 
 

@@ -43,7 +43,11 @@ def register(sub: Commands, t_sub: Commands) -> None:
         help=", ".join(e.value for e in Event),
     )
     t_act.add_argument("--by", default=None, help="who acted (person key or address)")
-    t_act.add_argument("--cause", default="", help="why, for the audit trail")
+    t_act.add_argument(
+        "--cause",
+        default="",
+        help="why, for the audit trail; with resolve, the result the customer is told",
+    )
     t_act.add_argument("--to", default=None, metavar="KEY", help="the new handler, for assign")
     t_act.add_argument(
         "--at",
@@ -102,7 +106,9 @@ def _tickets_act(args: argparse.Namespace) -> int:
     with database(settings) as store:
         deps = app.build(settings, store)
         try:
-            result = acting.act(deps, args.number, Event(args.event), actor, cause, at, args.to)
+            result = acting.act(
+                deps, args.number, Event(args.event), actor, cause, at, args.to, args.cause
+            )
         except (acting.ActError, lifecycle.InvalidTransition) as exc:
             raise CommandError(f"{args.number}: {exc}") from None
     if args.json:

@@ -22,6 +22,7 @@ from daemon.cli.common import (
     times_for,
 )
 from daemon.deps import Run
+from daemon.feeds.records import FEED_ORIGIN
 from daemon.pipeline import process
 from daemon.store import views
 from daemon.store.models import Quarantined, Ticket
@@ -34,6 +35,7 @@ def register(sub: Commands, t_sub: Commands) -> None:
 
     t_list = t_sub.add_parser("list", parents=parent, help="the newest tickets first")
     t_list.add_argument("--status", help="only tickets in this state")
+    t_list.add_argument("--case", metavar="CASE_ID", help="the ticket of a manufacturer's case")
     t_list.add_argument("--limit", type=int, default=50)
     t_list.add_argument("--json", action="store_true", help="machine-readable output")
     t_list.set_defaults(handler=_tickets_list)
@@ -72,15 +74,14 @@ def register(sub: Commands, t_sub: Commands) -> None:
 def _tickets_list(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
     with database(settings) as store, store.reading() as session:
-        rows = views.ticket_list(
-            session, args.status, args.limit, times_for(settings.zone, args.json)
-        )
+        show = times_for(settings.zone, args.json)
+        rows = views.ticket_list(session, args.status, args.limit, show, args.case)
         matching = session.scalar(
             select(func.count())
             .select_from(Ticket)
             .where(Ticket.status == args.status if args.status else true())
         )
-    left_out = (matching or 0) - len(rows)
+    left_out = 0 if args.case else (matching or 0) - len(rows)
     if left_out > 0:
         # On stderr in both forms: --json stays the plain list scripts already read.
         print(
@@ -134,6 +135,12 @@ def _print_ticket(d: dict[str, Any]) -> None:
     print(f"handler:   {a['handler'] or '(unassigned)'} {a['handler_email']}".rstrip())
     if a["excluded"]:
         print(f"excluded:  {', '.join(a['excluded'])} (named in the complaint)")
+    case = d.get("manufacturer")
+    if case:
+        level = f" {case['level']}" if case["level"] else ""
+        print(
+            f"case:      {case['oem']} {case['case_id']}{level}, dispatched {case['dispatched_at']}"
+        )
     for clock in d.get("clocks", []):
         print(f"clock:     {clock['kind']:<15} due {clock['due_at']}  {clock['state']}")
     for m in d["messages"]:
@@ -209,6 +216,12 @@ def _quarantine_retry(args: argparse.Namespace) -> int:
                 for row in session.query(Quarantined).filter(Quarantined.status == "held")
                 if args.all or row.id in args.ids
             ]
+        # A manufacturer's record is no mail: the corrected export is imported again instead.
+        records = [(i, raw) for i, raw in held if raw.origin.startswith(FEED_ORIGIN)]
+        held = [(i, raw) for i, raw in held if not raw.origin.startswith(FEED_ORIGIN)]
+        for row_id, _ in records:
+            why = "a manufacturer's record: import the corrected file (complaintd feeds import)"
+            results.append({"id": row_id, "disposition": "held", "reason": why, "ticket": None})
         for row_id, raw in held:
             outcome = process(raw, deps, Run(retry_of=row_id))
             results.append(
@@ -219,7 +232,7 @@ def _quarantine_retry(args: argparse.Namespace) -> int:
                     "ticket": outcome.ticket,
                 }
             )
-    missing = set(args.ids) - {row_id for row_id, _ in held}
+    missing = set(args.ids) - {row_id for row_id, _ in held + records}
     for row_id in sorted(missing):
         results.append(
             {"id": row_id, "disposition": "unknown", "reason": "not held", "ticket": None}

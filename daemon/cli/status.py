@@ -149,6 +149,7 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
         for m in settings.mailboxes
     ]
     worker_names = (["[maildir]"] if settings.maildir.enabled else []) + ["[outbox]", "[sweep]"]
+    worker_names += [feed.worker for feed in settings.feeds]  # "[feed NAME]"
     # Health rows from before workers reported theirs name mailboxes only: judge what exists.
     workers = [
         {"worker": name} | _source_row(name, known[name], now, alert_after)

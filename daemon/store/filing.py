@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from daemon import events
 from daemon.confidential import Recheck
 from daemon.opening import Letter, Opening
+from daemon.org import Person
+from daemon.replycommands import Command
 from daemon.store import clockrows, mailboxes, records
 from daemon.store.models import OutboxMail, Ticket
 from daemon.values import Checkpoint, Disposition, InboundMessage, MailKind, RawMail
@@ -37,6 +39,11 @@ class Join:
     reason: str = ""  # the stored message's reason: "released" after review
     letters: tuple[Letter, ...] = ()  # the handler's notices, when any are sent
     recheck: Recheck | None = None  # people it names for the first time, and what that moves
+    # A staff reply's commands, applied after the message is stored (daemon.replies.apply).
+    actor: Person | None = None
+    commands: tuple[Command, ...] = ()
+    # A staff reply that asked for what cannot be done: (reason, detail) for the audit.
+    refused: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,7 @@ class Hold:
     ticket: Ticket | None  # the ticket it names
     reason: str
     detail: str
+    letters: tuple[Letter, ...] = ()  # only ever "could not be applied", never ticket content
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,7 @@ def file(
 ) -> Filed:
     """Write one decision about a received message."""
     if isinstance(decision, Hold):
-        return _hold(session, decision, msg, raw, now)
+        return _hold(session, decision, msg, raw, now, post)
 
     def store(ticket_id: int | None, disposition: Disposition, reason: str) -> int:
         return records.store_message(
@@ -119,6 +127,11 @@ def file(
         records.add_event(session, ticket.id, now, msg.sender, events.FollowUp(decision.role), row)
         if decision.recheck is not None:
             records.confine(session, ticket, decision.recheck, now, row)
+        if decision.refused is not None:
+            reason, detail = decision.refused
+            ident = msg.message_id or msg.sha256[:16]
+            refused = events.ReplyRefused(ident, msg.sender, reason, detail)
+            records.add_event(session, ticket.id, now, msg.sender, refused, row)
         for letter in decision.letters:
             post(session, letter, ticket.id)
         return Filed(row)
@@ -134,10 +147,14 @@ def file(
     return Filed(row, bounced)
 
 
-def _hold(session: Session, h: Hold, msg: InboundMessage, raw: RawMail, now: datetime) -> Filed:
+def _hold(
+    session: Session, h: Hold, msg: InboundMessage, raw: RawMail, now: datetime, post: Post
+) -> Filed:
     ticket_id = h.ticket.id if h.ticket is not None else None
     row = records.hold(session, msg, raw, ticket_id, h.reason, h.detail, now)
     if ticket_id is not None:
         held = events.Held(row, h.reason, msg.sender)
         records.add_event(session, ticket_id, now, events.DAEMON, held)
+        for letter in h.letters:
+            post(session, letter, ticket_id)
     return Filed(row)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon.clocks import ClockKind
+from daemon.store import cases
 from daemon.store.models import (
     Attachment,
     Customer,
@@ -33,7 +34,11 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def ticket_list(
-    session: Session, status: str | None, limit: int, show: Shown = _iso
+    session: Session,
+    status: str | None,
+    limit: int,
+    show: Shown = _iso,
+    case_id: str | None = None,
 ) -> list[dict[str, Any]]:
     query = (
         select(Ticket, Customer.address)
@@ -43,6 +48,10 @@ def ticket_list(
     )
     if status:
         query = query.where(Ticket.status == status)
+    if case_id:
+        # A manufacturer's case id, whichever manufacturer: each has one ticket.
+        case = cases.ManufacturerCase
+        query = query.join(case, case.ticket_id == Ticket.id).where(case.case_id == case_id)
     return [
         {
             "number": t.number,
@@ -110,6 +119,8 @@ def ticket_detail(session: Session, number: str, show: Shown = _iso) -> dict[str
             "handler_email": ticket.handler_email,
             "excluded": list(ticket.excluded),
         },
+        # The manufacturer's case the ticket was opened for; None for other tickets.
+        "manufacturer": cases.case_view(cases.case_of_ticket(session, ticket.id), show),
         "opened_at": show(ticket.opened_at),
         "updated_at": show(ticket.updated_at),
         "closed_at": show(ticket.closed_at),

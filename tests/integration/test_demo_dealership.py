@@ -80,7 +80,7 @@ def mails_of(outbox: Path, number: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in outbox.glob("*.eml"):
         message = email.message_from_bytes(path.read_bytes())
-        if str(message["Message-ID"]).startswith(f"<{number}."):
+        if message["X-Complaintd-Ticket"] == number:
             for _, address in getaddresses([str(message["To"])]):
                 found[address] = str(message["Subject"])
     return found

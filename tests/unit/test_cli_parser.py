@@ -54,7 +54,7 @@ def test_the_top_level_help_lists_every_command_once_in_order(
     listed = [m[1] for m in re.finditer(r"^    ([a-z][a-z-]*)", shown, re.MULTILINE)]
     assert listed == [
         "run", "check-config", "db", "replay", "tickets", "quarantine", "outbox",
-        "held", "classify", "train", "status", "sweep", "report", "calendar",
+        "held", "classify", "train", "status", "sweep", "report", "calendar", "feeds",
     ]  # fmt: skip
 
 

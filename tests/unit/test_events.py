@@ -15,7 +15,8 @@ def test_kind_strings_are_those_of_stored_rows() -> None:
         "opened", "classified", "delegated", "excluded", "assigned", "transition", "followup",
         "held", "held-released", "held-dropped", "delivery-failed", "reminded", "breached",
         "severity-upgraded", "escalated", "reassigned", "ambiguous-name", "clock-moved", "unheard",
-        "major-reported",
+        "major-reported", "satisfaction", "customer-mail",
+        "reply-applied", "reply-refused", "note", "manufacturer-updated",
     }  # fmt: skip
 
 

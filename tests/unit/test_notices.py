@@ -99,3 +99,8 @@ def test_evidence_becomes_one_cue_per_target_with_its_phrases_once() -> None:
         Cue("category", "service", ("态度", "不理")),
         Cue("major", "media", ("曝光",)),
     )
+
+
+def test_a_cue_from_the_customers_history_carries_no_english_sentence() -> None:
+    found = cues([("major:repeat", "3 earlier complaint(s) within 30 days")])
+    assert found == (Cue("major", "repeat", ()),)

@@ -117,10 +117,11 @@ def test_a_legal_role_that_does_not_exist_is_an_error() -> None:
 
 def test_a_notice_language_the_templates_do_not_have_is_an_error() -> None:
     people = (replace(FULL[0], language="fr"), *FULL[1:])
-    assert check_org(OrgSettings(people=people)) == [
+    expected = (
         "[[org.people]] gm: language 'fr' is not one of zh-CN, zh-TW, en "
         "(leave it out for [service] default_language)"
-    ]
+    )
+    assert check_org(OrgSettings(people=people)) == [expected]
 
 
 def test_each_shipped_notice_language_is_accepted() -> None:

@@ -1,0 +1,219 @@
+"""Mail to and from the customer about their ticket, in one voice: the desk's.
+
+Staff answer the customer through the ticket; the daemon tells them the result and asks
+whether they are satisfied; their answer closes the loop or opens the ticket again. Every mail
+to the customer goes from the desk's address (`[outbox] from_address`), in their thread and their
+language, and is audited on the ticket with who had it sent and the outbox row that carries it.
+Everything here runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon import acting, events, notices, notify, quoting, satisfaction, sweeps
+from daemon.addresses import addr_spec
+from daemon.confidential import Recheck
+from daemon.deps import Deps
+from daemon.lifecycle import Event, Status
+from daemon.satisfaction import Reading
+from daemon.store import records
+from daemon.store.models import Message, OutboxMail, Ticket, TicketEvent
+from daemon.values import InboundMessage
+
+log = logging.getLogger(__name__)
+
+ANSWER = "answer"
+RESOLUTION = "resolution"
+SATISFACTION = "satisfaction"
+
+# How much of an unhappy customer's reply the escalation quotes.
+_REPLY_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What became of one mail to the customer."""
+
+    what: str  # ANSWER | RESOLUTION | SATISFACTION
+    to: str
+    outbox: int | None  # the outbox row; None when nothing was queued
+    status: str  # "pending" | "suppressed" (the daily cap) | "not-sent"
+    why: str = ""  # why it is not on its way
+
+    @property
+    def queued(self) -> bool:
+        return self.status == "pending"
+
+
+def answer_customer(
+    session: Session, ticket: Ticket, text: str, deps: Deps, now: datetime, by: str
+) -> Told:
+    """Queue a staff member's answer to the customer, from the desk, in the ticket's thread."""
+    facts = notify.ticket_facts(session, ticket, deps.settings)
+    return _to_customer(session, ticket, notices.Answer(facts, text.strip()), by, text, deps, now)
+
+
+def tell_resolution(
+    session: Session, ticket: Ticket, result: str, deps: Deps, now: datetime, by: str
+) -> Told | None:
+    """Tell the customer the result of their resolved ticket; None when there is no result to
+    tell or they were told it already for this resolution."""
+    if not result.strip() or _told_this_resolution(session, ticket, RESOLUTION):
+        return None
+    facts = notify.ticket_facts(session, ticket, deps.settings)
+    body = notices.Resolution(facts, result.strip())
+    return _to_customer(session, ticket, body, by, result, deps, now)
+
+
+def ask_satisfaction(
+    session: Session, ticket: Ticket, deps: Deps, now: datetime, by: str = events.DAEMON
+) -> Told | None:
+    """Ask the customer whether they are satisfied with the result, once per resolution; None
+    when they were asked already."""
+    if _told_this_resolution(session, ticket, SATISFACTION):
+        return None
+    facts = notify.ticket_facts(session, ticket, deps.settings)
+    resolved_at = _resolved_at(session, ticket) or now
+    body = notices.SatisfactionQuestion(facts, notices.local_time(resolved_at, deps.settings.zone))
+    return _to_customer(session, ticket, body, by, "", deps, now)
+
+
+def resolved(
+    session: Session, ticket: Ticket, result: str, deps: Deps, now: datetime, by: str
+) -> None:
+    """What a resolution tells the customer, whoever resolved it and however: the result
+    (when one was written), then the satisfaction question."""
+    tell_resolution(session, ticket, result, deps, now, by)
+    ask_satisfaction(session, ticket, deps, now)
+
+
+def heard(
+    session: Session,
+    ticket: Ticket,
+    msg: InboundMessage,
+    deps: Deps,
+    now: datetime,
+    mail: bool,
+    check: Recheck | None = None,
+) -> Reading | None:
+    """A customer's follow-up read as their verdict on the result, and applied: satisfied
+    records the callback (customer care may close), unsatisfied reopens the ticket and takes it
+    one step up the ladder. None when it is no verdict: an ordinary follow-up, whatever it says
+    (a customer never issues a staff command)."""
+    reading = satisfaction.read(Status(ticket.status), msg.text)
+    if reading is None:
+        return None
+    a = reading.answer
+    if check is not None and check.added:
+        # Whoever the reply names hears nothing of it, its escalation included; filing stores
+        # the same exclusion with its audit entry (records.confine).
+        ticket.excluded = list(check.excluded)
+    records.add_event(
+        session, ticket.id, now, msg.sender, events.Satisfaction(a.verdict.value, a.score, a.said)
+    )
+    acting.act_in(session, deps, ticket.number, reading.event, msg.sender, reading.cause, now)
+    if reading.event is Event.REOPEN:
+        reply = quoting.strip_reply(msg.text).body[:_REPLY_CHARS]
+        sweeps.escalate_unsatisfied(session, ticket, deps, now, a, reply, mail)
+    log.info("%s customer answered %s (%s)", ticket.number, a.verdict, a.said)
+    return reading
+
+
+# -- the shell ------------------------------------------------------------------------------------
+
+
+def _to_customer(
+    session: Session,
+    ticket: Ticket,
+    body: notices.Body,
+    by: str,
+    text: str,
+    deps: Deps,
+    now: datetime,
+) -> Told:
+    what = body.template
+    address = records.ticket_customer(session, ticket).address
+    why = _undeliverable(address, deps)
+    if why:
+        log.warning("%s %s not sent to the customer: %s", ticket.number, what, why)
+        told = Told(what, address, None, "not-sent", why)
+    else:
+        in_reply_to, references = _thread(session, ticket, deps)
+        language = ticket.language or deps.settings.service.default_language
+        # auto_reply: an answer in their thread, so their own robots do not answer it in turn.
+        notice = body.letter(
+            language, address, in_reply_to=in_reply_to, references=references, auto_reply=True
+        )
+        queued = notify.enqueue(session, notice, ticket.id, what, deps.composer, deps.settings, now)
+        row = session.scalar(
+            select(OutboxMail.id)
+            .where(OutboxMail.ticket_id == ticket.id, OutboxMail.kind == what)
+            .order_by(OutboxMail.id.desc())
+            .limit(1)
+        )
+        told = Told(what, address, row, queued.status, queued.error)
+        log.info("%s %s to the customer by %s: %s", ticket.number, what, by, queued.status)
+    mailed = events.CustomerMail(
+        what, by, told.to, told.outbox, told.status, text.strip(), told.why
+    )
+    records.add_event(session, ticket.id, now, by, mailed)
+    return told
+
+
+def _undeliverable(address: str, deps: Deps) -> str:
+    """Why mail to the ticket's customer address cannot go; "" when it can."""
+    if not address:
+        return "the ticket has no customer address"
+    if addr_spec(address) != address.lower():
+        return f"the customer address {address[:100]!r} is not deliverable"
+    if deps.triage.staff_key(address) is not None:
+        # A complaint staff logged for a customer without an address of their own.
+        return "the customer address is a staff member's"
+    return ""
+
+
+def _thread(session: Session, ticket: Ticket, deps: Deps) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To (the customer's last message on the ticket) and References (their first and
+    last), so their mail client files our mail in their thread."""
+    rows = session.execute(
+        select(Message.message_id, Message.sender)
+        .where(Message.ticket_id == ticket.id, Message.message_id.is_not(None))
+        .order_by(Message.id)
+    ).all()
+    theirs = [
+        r.message_id for r in rows if r.message_id and deps.triage.staff_key(r.sender) is None
+    ]
+    if not theirs:
+        return None, ()
+    return theirs[-1], tuple(dict.fromkeys((theirs[0], theirs[-1])))
+
+
+def _resolved_at(session: Session, ticket: Ticket) -> datetime | None:
+    """When the ticket was last resolved."""
+    rows = session.execute(
+        select(TicketEvent.at, TicketEvent.detail)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == events.Kind.TRANSITION)
+        .order_by(TicketEvent.id.desc())
+    ).all()
+    return next((r.at for r in rows if r.detail.get("event") == Event.RESOLVE.value), None)
+
+
+def _told_this_resolution(session: Session, ticket: Ticket, what: str) -> bool:
+    """Was the customer sent (or meant to be sent) this mail since the last resolution?"""
+    since = _resolved_at(session, ticket)
+    if since is None:
+        return False
+    rows = session.scalars(
+        select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.kind == events.Kind.CUSTOMER_MAIL,
+            TicketEvent.at >= since,
+        )
+    ).all()
+    return any(d.get("what") == what for d in rows)

@@ -5,6 +5,8 @@ In one process, each into its own SQLite database with the daemon built once (no
   mail       N complaint mails through the replay path (every stage, acknowledgements queued)
   feed       one .xlsx export holding N cases, read and imported (every stage)
   re-import  the same .xlsx again: every case known and unchanged, so nothing is written
+  http       the same N cases from a paginated JSON endpoint (a real HTTP server on loopback,
+             pages of 500), polled once from an empty cursor
 
 and prints cases per second for each, the feed/mail ratio, and the re-import's share of the
 first import's time (it should be under a tenth). A `complaintd feeds import` process adds
@@ -16,6 +18,7 @@ about a second of start-up (imports, templates) to either.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import random
 import sys
@@ -28,12 +31,17 @@ import openpyxl
 
 from daemon import app, config
 from daemon.deps import Deps, Run
-from daemon.feeds import folder, ingest
+from daemon.feeds import folder, http, ingest
 from daemon.pipeline import process_batch
 from daemon.sources import replay as replaying
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replay import PHRASES, ROOT, generate  # the sibling benchmark's mail
+
+sys.path.insert(0, str(ROOT / "tests"))
+from support.oem_server import OemServer, pages  # the manufacturer the feed tests meet
+
+PAGE = 500
 
 HEADER = ["投诉单号", "派单时间", "投诉级别", "客户姓名", "联系电话", "车型", "投诉内容", "满意度"]
 FEED = """
@@ -53,6 +61,49 @@ model = "车型"
 text = "投诉内容"
 survey_score = "满意度"
 """
+
+
+HTTP_FEED = """
+[[feeds]]
+name = "oms"
+oem = "geely"
+kind = "http"
+url = "{url}"
+records_path = "data.items"
+page_param = "page"
+max_pages = 1000
+
+[feeds.fields]
+case_id = "case_no"
+dispatched_at = "dispatched"
+level = "level"
+customer_name = "name"
+customer_phone = "phone"
+text = "content"
+"""
+
+
+def cases(count: int) -> list[dict[str, object]]:
+    """The same kind of cases as JSON records, as a manufacturer's API returns them."""
+    rng = random.Random(20261123)
+    start = datetime(2026, 11, 23, 8, 30)  # noqa: DTZ001 (local, as the API writes it)
+    return [
+        {
+            "case_no": f"OMS2026{i:08d}",
+            "dispatched": (start + timedelta(minutes=i % 600)).strftime("%Y-%m-%d %H:%M"),
+            "level": rng.choice(["一般", "升级", "重要"]),
+            "name": f"客户{i}",
+            "phone": str(13800000000 + i % 4000),
+            "content": "，".join(rng.sample(PHRASES, 3)) + "。",
+        }
+        for i in range(count)
+    ]
+
+
+def poll_all(deps: Deps) -> tuple[float, http.PollReport]:
+    began = time.perf_counter()
+    report = asyncio.run(http.poll(deps.settings.feeds[0], deps))
+    return time.perf_counter() - began, report
 
 
 def export(path: Path, count: int) -> None:
@@ -126,6 +177,16 @@ def main() -> None:
         again_s, again = import_export(feed_deps, xlsx)
         assert (again.imported, again.updated, again.unchanged) == (0, 0, n), again
 
+        records = cases(n)
+        server = OemServer().start()
+        try:
+            server.handler = pages(*(records[i : i + PAGE] for i in range(0, n, PAGE)))
+            http_deps = build(base / "http", HTTP_FEED.format(url=server.url("/cases")))
+            http_s, polled = poll_all(http_deps)
+        finally:
+            server.stop()
+        assert polled.records == n, polled
+
         rows = [
             (
                 "mail       (replay path, every stage)",
@@ -134,10 +195,12 @@ def main() -> None:
             ),
             ("feed       (xlsx import, every stage)", feed_s, ""),
             ("re-import  (same file, nothing new)  ", again_s, ""),
+            ("http       (pages of 500, every stage)", http_s, f"  ({polled.pages} pages)"),
         ]
         for label, seconds, note in rows:
             print(f"{label} : {n / seconds:8.0f} cases/s  {seconds:6.1f} s{note}")
         print(f"ratio feed/mail: {mail_s / feed_s:.2f}")
+        print(f"ratio http/mail: {mail_s / http_s:.2f}")
         print(f"re-import / first import: {again_s / feed_s:.3f} (should be under 0.1)")
 
 

@@ -15,6 +15,14 @@ Starts a throwaway Dovecot (the test harness) and an SMTP sink, then measures:
     .venv/bin/python benchmarks/imap_daemon.py -n 2000 -m 50 --json
     .venv/bin/python benchmarks/imap_daemon.py --only latency
     .venv/bin/python benchmarks/imap_daemon.py --only backlog --profile-with py-spy
+
+With --baseline TREE (another checkout of complaintd, e.g. an export of an earlier commit) the
+backlog is also drained by the daemon run from that tree, alternating with this one for
+--rounds rounds on fresh mailboxes, and each round prints this tree's rates (filed, and with
+every acknowledgement delivered) as ratios of the baseline's, measured in the same run:
+
+    git archive --prefix=base/ e505b6c daemon templates | tar -x -C /tmp
+    .venv/bin/python benchmarks/imap_daemon.py --only backlog -n 3000 --baseline /tmp/base
 """
 
 from __future__ import annotations
@@ -66,13 +74,17 @@ timeout_seconds = 30
 class Daemon:
     """`complaintd run` over a fresh SQLite database in `folder`, log to a file."""
 
-    def __init__(self, folder: Path, mb: Mailbox, sink: SmtpSink, profile: str = "") -> None:
+    def __init__(
+        self, folder: Path, mb: Mailbox, sink: SmtpSink, profile: str = "", tree: Path = ROOT
+    ) -> None:
         self.folder = folder
         self.database = folder / "complaintd.db"
         self.log = folder / "complaintd.log"
         config = write_config(
             folder, f"sqlite:///{self.database}", sink.port, mailbox_table(mb, folder)
         )
+        templates = str(ROOT / "templates")
+        config.write_text(config.read_text().replace(templates, str(tree / "templates")))
         argv = process.command("run", "--config", config)
         self.profile_out: Path | None = None
         if profile:
@@ -92,8 +104,9 @@ class Daemon:
                 *argv,
             ]
         self.started = time.perf_counter()
+        env = process.env() | {"PYTHONPATH": str(tree)}
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=out, env=process.env(), cwd=ROOT)
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=out, env=env, cwd=tree)
 
     def wait_ready(self, timeout: float = 120) -> float:
         deadline = time.monotonic() + timeout
@@ -142,16 +155,27 @@ def backlog(server: Dovecot, sink: SmtpSink, count: int, profile: str) -> dict[s
     with tempfile.TemporaryDirectory() as tmp:
         floor = read_back(server, floor_box.user, floor_box.password, 50, 1, Path(tmp) / "f.db")
 
+    result = {"messages": count, "append_seconds": round(append_seconds, 2)}
+    result |= drain(daemon_box, sink, count, profile, ROOT)
+    result |= {
+        "floor_seconds": round(floor["total_seconds"], 2),
+        "floor_per_second": round(floor["messages_per_second"], 1),
+        "ratio": round(result["daemon_per_second"] / floor["messages_per_second"], 3),
+    }
+    return result
+
+
+def drain(mb: Mailbox, sink: SmtpSink, count: int, profile: str, tree: Path) -> dict[str, Any]:
+    """Start the daemon of `tree` on a mailbox holding `count` messages: seconds until all are
+    filed and their acknowledgements queued, and until every acknowledgement is delivered."""
     folder = Path(tempfile.mkdtemp(prefix="imap-daemon-bench-"))
-    daemon = Daemon(folder, daemon_box, sink, profile)
+    daemon = Daemon(folder, mb, sink, profile, tree)
     try:
         ready = daemon.wait_ready()
         queued_at = sent_at = None
-        progress: list[tuple[float, int]] = []
         while sent_at is None:
             filed, queued, sent = daemon.counts()
             now = time.perf_counter()
-            progress.append((now - ready, filed))
             if queued_at is None and filed >= count and queued >= count:
                 queued_at = now
             if sent >= count:
@@ -159,22 +183,18 @@ def backlog(server: Dovecot, sink: SmtpSink, count: int, profile: str) -> dict[s
             if daemon.proc.poll() is not None:
                 raise SystemExit("daemon died:\n" + daemon.log.read_text()[-3000:])
             time.sleep(0.1)
-        inbox_left = daemon_box.count("INBOX")
+        inbox_left = mb.count("INBOX")
     finally:
         daemon.stop()
     assert queued_at is not None
     seconds = queued_at - ready
     result = {
-        "messages": count,
-        "append_seconds": round(append_seconds, 2),
         "daemon_start_seconds": round(ready - daemon.started, 2),
         "daemon_seconds": round(seconds, 2),
         "daemon_per_second": round(count / seconds, 1),
         "all_sent_seconds": round(sent_at - ready, 2),
+        "sent_per_second": round(count / (sent_at - ready), 1),
         "inbox_left": inbox_left,
-        "floor_seconds": round(floor["total_seconds"], 2),
-        "floor_per_second": round(floor["messages_per_second"], 1),
-        "ratio": round((count / seconds) / floor["messages_per_second"], 3),
         "log": str(daemon.log),
     }
     if profile:
@@ -184,6 +204,33 @@ def backlog(server: Dovecot, sink: SmtpSink, count: int, profile: str) -> dict[s
     else:
         shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def against_baseline(
+    server: Dovecot, sink: SmtpSink, count: int, baseline: Path, rounds: int, tree: Path = ROOT
+) -> dict[str, Any]:
+    """This tree's backlog rates as ratios of the baseline tree's, alternating, round by round:
+    filed and queued, and with every acknowledgement delivered."""
+    planted = list(messages(count))
+    runs = []
+    for _ in range(rounds):
+        pair = {}
+        for name, run_from in (("baseline", baseline), ("this", tree)):
+            mb = server.mailbox()
+            mb.append_many(planted)
+            pair[name] = drain(mb, sink, count, "", run_from)
+        base, ours = pair["baseline"], pair["this"]
+        runs.append(
+            {
+                "baseline_per_second": base["daemon_per_second"],
+                "baseline_sent_per_second": base["sent_per_second"],
+                "per_second": ours["daemon_per_second"],
+                "sent_per_second": ours["sent_per_second"],
+                "filed_ratio": round(ours["daemon_per_second"] / base["daemon_per_second"], 2),
+                "sent_ratio": round(ours["sent_per_second"] / base["sent_per_second"], 2),
+            }
+        )
+    return {"baseline": str(baseline), "messages": count, "rounds": runs}
 
 
 # Leaf frames of a thread waiting, not working (py-spy samples some waits as active).
@@ -283,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         help="record the backlog run with py-spy (path or name)",
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="TREE", help="another checkout to compare the backlog with"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds against the baseline")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="the checkout compared with --baseline (this one)"
+    )
     args = parser.parse_args(argv)
     profile = ""
     if args.profile_with:
@@ -295,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     sink = SmtpSink().start()
     results: dict[str, Any] = {}
     try:
+        if args.baseline is not None:
+            base = args.baseline.resolve()
+            tree = args.tree.resolve()
+            results["against"] = against_baseline(
+                server, sink, args.messages, base, args.rounds, tree
+            )
         if args.only in (None, "backlog"):
             results["backlog"] = backlog(server, sink, args.messages, profile)
         if args.only in (None, "latency"):
@@ -306,6 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
+    if "against" in results:
+        a = results["against"]
+        print(f"AGAINST  {a['baseline']}, {a['messages']} messages each")
+        for k, r in enumerate(a["rounds"], 1):
+            print(
+                f"  round {k}: filed {r['baseline_per_second']:.0f} -> {r['per_second']:.0f} msg/s"
+                f" (x{r['filed_ratio']:.2f}); all acknowledgements delivered "
+                f"{r['baseline_sent_per_second']:.0f} -> {r['sent_per_second']:.0f} msg/s"
+                f" (x{r['sent_ratio']:.2f})"
+            )
     if "backlog" in results:
         b = results["backlog"]
         print(f"APPEND   {b['messages']} messages x2 mailboxes in {b['append_seconds']}s")

@@ -9,7 +9,14 @@ folder, then in the same run measures:
 and prints messages per second, the ratio, and each process's peak RSS. Peak RSS is measured
 again at a quarter of N to show memory does not grow with the number of messages.
 
+With --baseline, the same replay is also run from another checkout of complaintd (an export
+of an earlier commit, say), alternating with this one for --rounds rounds, and each round
+prints this tree's rate as a ratio of the baseline's: a change measured against the code
+before it, on the same machine at the same time.
+
     .venv/bin/python benchmarks/replay.py [--messages 10000]
+    git archive --prefix=base/ HEAD daemon templates | tar -x -C /tmp
+    .venv/bin/python benchmarks/replay.py --messages 2000 --baseline /tmp/base --rounds 3
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import base64
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,15 +130,21 @@ for name in sorted(os.listdir(folder)):
 """
 
 
-def run_child(cmd: list[str]) -> tuple[float, int, str]:
+# CPU seconds (user + system) of the last child run_child waited for: on a machine shared with
+# other work the wall clock measures the neighbours too, the CPU time far less.
+CPU: list[float] = [0.0]
+
+
+def run_child(cmd: list[str], tree: Path = ROOT) -> tuple[float, int, str]:
     """Wall seconds, the child's own peak RSS in MiB, and its stdout."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=err, cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)}
+            cmd, stdout=out, stderr=err, cwd=tree, env=os.environ | {"PYTHONPATH": str(tree)}
         )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
+        CPU[0] = usage.ru_utime + usage.ru_stime
         out.seek(0)
         err.seek(0)
         if os.waitstatus_to_exitcode(status) != 0:
@@ -138,22 +152,55 @@ def run_child(cmd: list[str]) -> tuple[float, int, str]:
         return seconds, usage.ru_maxrss // 1024, out.read().decode()
 
 
-def replay(folder: Path, work: Path) -> tuple[float, int, dict[str, object]]:
-    work.mkdir(parents=True, exist_ok=True)
+def replay(folder: Path, work: Path, tree: Path = ROOT) -> tuple[float, int, dict[str, object]]:
+    """`complaintd replay` of the folder, run from `tree`, into a fresh database in `work`."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     config = work / "config.toml"
     config.write_text(
         f'[database]\nurl = "sqlite:///{work / "db.sqlite"}"\n'
-        f'[maildir]\nenabled = false\n[templates]\ndirectory = "{ROOT / "templates"}"\n'
+        f'[maildir]\nenabled = false\n[templates]\ndirectory = "{tree / "templates"}"\n'
         "[outbox]\nmax_auto_replies_per_recipient_per_day = 1000\n"
     )
     cmd = [sys.executable, "-m", "daemon.cli", "replay", str(folder), "--config", str(config)]
-    seconds, peak, out = run_child(cmd)
+    seconds, peak, out = run_child(cmd, tree)
     return seconds, peak, json.loads(out)
+
+
+def against_baseline(
+    folder: Path, base: Path, baseline: Path, rounds: int, n: int, tree: Path = ROOT
+) -> None:
+    """This tree's replay rate as a ratio of the baseline tree's, round by round, by the wall
+    clock and by CPU time."""
+    walls, cpus = [], []
+    for k in range(rounds):
+        base_s, _, base_report = replay(folder, base / "baseline", baseline)
+        base_cpu = CPU[0]
+        ours_s, _, report = replay(folder, base / "ours", tree)
+        assert report["filed"] == base_report["filed"] == n, (report, base_report)
+        walls.append(base_s / ours_s)
+        cpus.append(base_cpu / CPU[0])
+        print(
+            f"round {k + 1}: baseline {n / base_s:4.0f} msg/s {base_cpu:5.1f} s CPU, "
+            f"this tree {n / ours_s:4.0f} msg/s {CPU[0]:5.1f} s CPU: "
+            f"x{walls[-1]:.2f} wall, x{cpus[-1]:.2f} CPU"
+        )
+    print(
+        f"this tree / baseline over {rounds} rounds: x{min(walls):.2f}..x{max(walls):.2f} wall,"
+        f" x{min(cpus):.2f}..x{max(cpus):.2f} CPU"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument(
+        "--baseline", type=Path, metavar="TREE", help="another checkout to compare with"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds against the baseline")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="the checkout compared with --baseline (this one)"
+    )
     args = parser.parse_args()
     n = args.messages
     with tempfile.TemporaryDirectory(prefix="complaintd-bench-") as tmp:
@@ -163,12 +210,17 @@ def main() -> None:
         generate(small, n // 4)
         size = sum(p.stat().st_size for p in full.iterdir())
         print(f"{n} messages, {size / 1e6:.1f} MB")
+        if args.baseline is not None:
+            baseline, tree = args.baseline.resolve(), args.tree.resolve()
+            against_baseline(full, base, baseline, args.rounds, n, tree)
 
         floor_s, floor_peak, _ = run_child(
             [sys.executable, "-c", FLOOR, str(full), str(base / "floor.db")]
         )
+        floor_cpu = CPU[0]
         small_s, small_peak, _small_report = replay(small, base / "replay-small")
         replay_s, replay_peak, report = replay(full, base / "replay-full")
+        replay_cpu = CPU[0]
         assert report["filed"] == n, report
 
         floor_rate, replay_rate = n / floor_s, n / replay_s
@@ -180,7 +232,10 @@ def main() -> None:
             f"replay  (complaintd, every stage)    : {replay_rate:8.0f} msg/s  "
             f"{replay_s:6.1f} s  peak RSS {replay_peak} MiB"
         )
-        print(f"ratio replay/floor: {replay_rate / floor_rate:.2f}")
+        print(
+            f"ratio replay/floor: {replay_rate / floor_rate:.2f} "
+            f"(by CPU time: {floor_cpu:.1f} s / {replay_cpu:.1f} s = {floor_cpu / replay_cpu:.2f})"
+        )
         print(
             f"peak RSS at {n // 4} messages: {small_peak} MiB; at {n}: {replay_peak} MiB "
             f"({small_s:.1f} s for the smaller run)"

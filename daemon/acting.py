@@ -15,6 +15,7 @@ from daemon import clockmoves, clocks, customer_voice, events, lifecycle, notice
 from daemon import matter as matters
 from daemon.clocks import ClockKind
 from daemon.deps import Deps
+from daemon.feeds import writeback as feed_writeback
 from daemon.lifecycle import Event, Status
 from daemon.store import clockrows, records
 from daemon.store.models import Customer, Ticket, TicketClock
@@ -130,6 +131,8 @@ def act_in(
         ticket.closed_at = None
     if event is Event.RESOLVE and mail:
         customer_voice.resolved(session, ticket, result, deps, now, actor)
+    if target is not before:  # a manufacturer's case may want to hear of it
+        feed_writeback.on_transition(session, deps, ticket.id, ticket.number, target.value, now)
     log.info("%s %s by %s: %s -> %s (%s)", ticket.number, event, actor, before, target, cause)
     return ActResult(ticket.number, event.value, before.value, target.value, tuple(changes))
 

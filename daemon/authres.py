@@ -6,8 +6,10 @@ Authentication-Results it likes, and the border MTA removes forged ones carrying
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -88,9 +90,14 @@ def dmarc_failure(headers: Iterable[str], trusted: Collection[str], from_domain:
 
 def header_values(raw: bytes, name: str = HEADER) -> tuple[str, ...]:
     """The values of one header in a message's header block, unfolded."""
+    return tuple(" ".join(str(v).split()) for v in _head(raw).get_all(name, []))
+
+
+# A message's header block is asked for several headers in a row: it is parsed once.
+@functools.lru_cache(maxsize=2)
+def _head(raw: bytes) -> email.message.Message:
     end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
-    head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:end])
-    return tuple(" ".join(str(v).split()) for v in head.get_all(name, []))
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:end])
 
 
 def _resinfo(group: list[_Token]) -> Result | None:

@@ -19,6 +19,7 @@ from daemon.clocks import ClockSettings
 from daemon.feeds.settings import FeedSettings, check_feeds
 from daemon.org import OrgSettings
 from daemon.orgcheck import check_org, org_warnings
+from daemon.reports.settings import ReportsSettings
 from daemon.rules import ClassifierSettings
 from daemon.sources.imap_settings import MailboxSettings, check_mailboxes, is_loopback
 from daemon.values import ConfigPath
@@ -180,6 +181,15 @@ class TemplateSettings(Section):
     directory: ConfigPath = Path("templates")
 
 
+class RetentionSettings(Section):
+    """How long personal data of closed tickets is kept (daemon.retention); None keeps it."""
+
+    # Raw mail bytes and attachments of tickets closed more than this many days ago.
+    raw_mail_days: int | None = Field(default=None, ge=1)
+    # Customers whose every ticket closed more than this many days ago are anonymised.
+    anonymise_days: int | None = Field(default=None, ge=1)
+
+
 class Settings(Section):
     """Everything config.toml can say; each section has working defaults."""
 
@@ -197,6 +207,8 @@ class Settings(Section):
     mailboxes: tuple[MailboxSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()  # manufacturer case feeds (daemon.feeds)
     replies: ReplySettings = ReplySettings()
+    retention: RetentionSettings = RetentionSettings()  # [retention] (daemon.retention)
+    reports: ReportsSettings = ReportsSettings()  # [reports]: penalties (daemon.reports)
     source_file: Path | None = Field(default=None, exclude=True)
 
     @property

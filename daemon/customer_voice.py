@@ -21,6 +21,7 @@ from daemon.addresses import addr_spec
 from daemon.confidential import Recheck
 from daemon.deps import Deps
 from daemon.lifecycle import Event, Status
+from daemon.replycommands import Satisfaction
 from daemon.satisfaction import Reading
 from daemon.store import records
 from daemon.store.models import Message, OutboxMail, Ticket, TicketEvent
@@ -55,8 +56,9 @@ def answer_customer(
     session: Session, ticket: Ticket, text: str, deps: Deps, now: datetime, by: str
 ) -> Told:
     """Queue a staff member's answer to the customer, from the desk, in the ticket's thread."""
-    facts = notify.ticket_facts(session, ticket, deps.settings)
-    return _to_customer(session, ticket, notices.Answer(facts, text.strip()), by, text, deps, now)
+    reach = _reach(session, ticket, deps)
+    body = notices.Answer(reach.facts, text.strip())
+    return _to_customer(session, ticket, reach, body, by, text, deps, now)
 
 
 def tell_resolution(
@@ -64,11 +66,13 @@ def tell_resolution(
 ) -> Told | None:
     """Tell the customer the result of their resolved ticket; None when there is no result to
     tell or they were told it already for this resolution."""
-    if not result.strip() or _told_this_resolution(session, ticket, RESOLUTION):
+    if not result.strip() or RESOLUTION in _told_since(
+        session, ticket, _resolved_at(session, ticket)
+    ):
         return None
-    facts = notify.ticket_facts(session, ticket, deps.settings)
-    body = notices.Resolution(facts, result.strip())
-    return _to_customer(session, ticket, body, by, result, deps, now)
+    reach = _reach(session, ticket, deps)
+    body = notices.Resolution(reach.facts, result.strip())
+    return _to_customer(session, ticket, reach, body, by, result, deps, now)
 
 
 def ask_satisfaction(
@@ -76,21 +80,31 @@ def ask_satisfaction(
 ) -> Told | None:
     """Ask the customer whether they are satisfied with the result, once per resolution; None
     when they were asked already."""
-    if _told_this_resolution(session, ticket, SATISFACTION):
+    since = _resolved_at(session, ticket)
+    if SATISFACTION in _told_since(session, ticket, since):
         return None
-    facts = notify.ticket_facts(session, ticket, deps.settings)
-    resolved_at = _resolved_at(session, ticket) or now
-    body = notices.SatisfactionQuestion(facts, notices.local_time(resolved_at, deps.settings.zone))
-    return _to_customer(session, ticket, body, by, "", deps, now)
+    reach = _reach(session, ticket, deps)
+    return _ask(session, ticket, reach, since or now, by, deps, now)
 
 
 def resolved(
     session: Session, ticket: Ticket, result: str, deps: Deps, now: datetime, by: str
 ) -> None:
     """What a resolution tells the customer, whoever resolved it and however: the result
-    (when one was written), then the satisfaction question."""
-    tell_resolution(session, ticket, result, deps, now, by)
-    ask_satisfaction(session, ticket, deps, now)
+    (when one was written), then the satisfaction question; each once per resolution."""
+    # What both mails need is read once: a resolution by reply is on the staff's hot path.
+    since = _resolved_at(session, ticket)
+    told = _told_since(session, ticket, since)
+    tell = bool(result.strip()) and RESOLUTION not in told
+    ask = SATISFACTION not in told
+    if not (tell or ask):
+        return
+    reach = _reach(session, ticket, deps)
+    if tell:
+        body = notices.Resolution(reach.facts, result.strip())
+        _to_customer(session, ticket, reach, body, by, result, deps, now)
+    if ask:
+        _ask(session, ticket, reach, since or now, events.DAEMON, deps, now)
 
 
 def heard(
@@ -109,28 +123,91 @@ def heard(
     reading = satisfaction.read(Status(ticket.status), msg.text)
     if reading is None:
         return None
-    a = reading.answer
     if check is not None and check.added:
         # Whoever the reply names hears nothing of it, its escalation included; filing stores
         # the same exclusion with its audit entry (records.confine).
         ticket.excluded = list(check.excluded)
-    records.add_event(
-        session, ticket.id, now, msg.sender, events.Satisfaction(a.verdict.value, a.score, a.said)
-    )
-    acting.act_in(session, deps, ticket.number, reading.event, msg.sender, reading.cause, now)
-    if reading.event is Event.REOPEN:
-        reply = quoting.strip_reply(msg.text).body[:_REPLY_CHARS]
-        sweeps.escalate_unsatisfied(session, ticket, deps, now, a, reply, mail)
+    a = reading.answer
+    verdict(session, ticket, a, msg.sender, msg.text, deps, now, mail)
     log.info("%s customer answered %s (%s)", ticket.number, a.verdict, a.said)
     return reading
+
+
+def verdict(
+    session: Session,
+    ticket: Ticket,
+    answer: Satisfaction,
+    by: str,
+    said_in: str,
+    deps: Deps,
+    now: datetime,
+    mail: bool,
+) -> acting.ActResult:
+    """Apply the customer's verdict on the result, the one path whether they answered the
+    question themselves (`by` is their address) or customer care recorded the callback by reply
+    (`by` is the staff key): recorded, then satisfied lets customer care close, unsatisfied
+    reopens the ticket and takes it one step up the ladder (seed 000, step 7), quoting the
+    mail `said_in` without its quotes. Raises InvalidTransition when there is no result to
+    judge."""
+    reading = satisfaction.reading_of(answer)
+    records.add_event(
+        session,
+        ticket.id,
+        now,
+        by,
+        events.Satisfaction(answer.verdict.value, answer.score, answer.said),
+    )
+    result = acting.act_in(
+        session, deps, ticket.number, reading.event, by, reading.cause, now, mail=mail
+    )
+    if reading.event is Event.REOPEN:
+        reply = quoting.strip_reply(said_in).body[:_REPLY_CHARS]
+        sweeps.escalate_unsatisfied(session, ticket, deps, now, answer, reply, mail)
+    return result
 
 
 # -- the shell ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Reach:
+    """What every mail to the ticket's customer needs: the facts it tells, where it goes (or
+    why it cannot), and the thread it joins."""
+
+    facts: notices.TicketFacts
+    address: str
+    why: str  # why it cannot be sent; "" when it can
+    in_reply_to: str | None
+    references: tuple[str, ...]
+
+
+def _reach(session: Session, ticket: Ticket, deps: Deps) -> _Reach:
+    facts = notify.ticket_facts(session, ticket, deps.settings)
+    address = facts.customer
+    why = _undeliverable(address, deps)
+    in_reply_to, references = (None, ()) if why else _thread(session, ticket, deps)
+    return _Reach(facts, address, why, in_reply_to, references)
+
+
+def _ask(
+    session: Session,
+    ticket: Ticket,
+    reach: _Reach,
+    resolved_at: datetime,
+    by: str,
+    deps: Deps,
+    now: datetime,
+) -> Told:
+    asked = notices.SatisfactionQuestion(
+        reach.facts, notices.local_time(resolved_at, deps.settings.zone)
+    )
+    return _to_customer(session, ticket, reach, asked, by, "", deps, now)
+
+
 def _to_customer(
     session: Session,
     ticket: Ticket,
+    reach: _Reach,
     body: notices.Body,
     by: str,
     text: str,
@@ -138,17 +215,19 @@ def _to_customer(
     now: datetime,
 ) -> Told:
     what = body.template
-    address = records.ticket_customer(session, ticket).address
-    why = _undeliverable(address, deps)
-    if why:
-        log.warning("%s %s not sent to the customer: %s", ticket.number, what, why)
-        told = Told(what, address, None, "not-sent", why)
+    address = reach.address
+    if reach.why:
+        log.warning("%s %s not sent to the customer: %s", ticket.number, what, reach.why)
+        told = Told(what, address, None, "not-sent", reach.why)
     else:
-        in_reply_to, references = _thread(session, ticket, deps)
         language = ticket.language or deps.settings.service.default_language
         # auto_reply: an answer in their thread, so their own robots do not answer it in turn.
         notice = body.letter(
-            language, address, in_reply_to=in_reply_to, references=references, auto_reply=True
+            language,
+            address,
+            in_reply_to=reach.in_reply_to,
+            references=reach.references,
+            auto_reply=True,
         )
         queued = notify.enqueue(session, notice, ticket.id, what, deps.composer, deps.settings, now)
         row = session.scalar(
@@ -204,11 +283,10 @@ def _resolved_at(session: Session, ticket: Ticket) -> datetime | None:
     return next((r.at for r in rows if r.detail.get("event") == Event.RESOLVE.value), None)
 
 
-def _told_this_resolution(session: Session, ticket: Ticket, what: str) -> bool:
-    """Was the customer sent (or meant to be sent) this mail since the last resolution?"""
-    since = _resolved_at(session, ticket)
+def _told_since(session: Session, ticket: Ticket, since: datetime | None) -> frozenset[str]:
+    """The mails the customer was sent (or meant to be sent) since the last resolution."""
     if since is None:
-        return False
+        return frozenset()
     rows = session.scalars(
         select(TicketEvent.detail).where(
             TicketEvent.ticket_id == ticket.id,
@@ -216,4 +294,4 @@ def _told_this_resolution(session: Session, ticket: Ticket, what: str) -> bool:
             TicketEvent.at >= since,
         )
     ).all()
-    return any(d.get("what") == what for d in rows)
+    return frozenset(str(d.get("what")) for d in rows)

@@ -13,7 +13,6 @@ from daemon import (
     authres,
     confidential,
     customer_voice,
-    events,
     intake,
     notices,
     notify,
@@ -24,7 +23,6 @@ from daemon import (
 )
 from daemon.deps import Deps
 from daemon.matter import matter_key
-from daemon.names import find_named
 from daemon.notices import FollowUp, TicketFacts, local_time
 from daemon.numbering import numbers_in, period_of
 from daemon.opening import Letter
@@ -68,11 +66,15 @@ def decide(
         # notices: neither is a customer's complaint.
         return filing.Ignore("staff-mail")
     window = deps.triage.repeat_body_window
-    if window and records.repeats_body(session, msg.sender, msg.subject, msg.text, now - window):
+    since = now - timedelta(days=deps.triage.repeat_window_days)
+    history = records.sender_history(
+        session, msg.sender, msg.subject, msg.text, now - window if window else None, since
+    )
+    if history.repeats:
         # The same mail again from the same sender: a robot answering ours with a fixed
         # subject and text, or a complaint sent twice. Recorded; nothing opened or sent.
         return filing.Ignore("repeat-body")
-    return open_ticket(session, msg, deps, now, mail)
+    return open_ticket(session, msg, deps, now, mail, earlier=history.earlier)
 
 
 def _forged(msg: InboundMessage, raw: RawMail, deps: Deps) -> str | None:
@@ -229,9 +231,11 @@ def open_ticket(
     now: datetime,
     mail: bool,
     logged: staffintake.Logged | None = None,
+    earlier: int | None = None,
 ) -> filing.Open:
     """A new complaint: classified, assigned, numbered, its opening decided. `logged`: staff
-    took it down by phone, on site or from the manufacturer, for the customer it names."""
+    took it down by phone, on site or from the manufacturer, for the customer it names.
+    `earlier`: the sender's recent complaints, when already read (records.sender_history)."""
     triage, settings = deps.triage, deps.settings
     channel = "email"
     if logged is not None:
@@ -249,7 +253,8 @@ def open_ticket(
         session.get_one(Customer, customer.id).tier = logged.tier
         customer = records.CustomerRef(customer.id, logged.tier)
     since = now - timedelta(days=triage.repeat_window_days)
-    earlier = records.recent_tickets(session, customer.id, since, msg.subject, msg.text)
+    if earlier is None or logged is not None:
+        earlier = records.recent_tickets(session, customer.id, since, msg.subject, msg.text)
     c = triage.classify(msg.subject, msg.text, earlier)
     t = settings.tickets
     matter = matter_key(msg.subject, msg.text, c, t.vehicle_models, t.matters)
@@ -279,14 +284,6 @@ def open_ticket(
         ),
         now,
     )
-    if a.excluded:
-        # A title and surname that fits several people excluded them all: customer care is to
-        # check who the customer meant.
-        unsure = find_named(written, triage.org).ambiguous
-        entries = (
-            events.Entry(events.DAEMON, events.AmbiguousName(u.term, u.people)) for u in unsure
-        )
-        decided = replace(decided, events=(*decided.events, *entries))
     if logged is not None:
         decided = _as_logged(decided, number, staff_mail, logged, deps)
     status = decided.status.value

@@ -45,6 +45,8 @@ class Kind(StrEnum):
     REPLY_REFUSED = "reply-refused"
     NOTE = "note"
     MANUFACTURER_UPDATED = "manufacturer-updated"
+    ZERO_COMPLAINT = "zero-complaint"  # a zero-complaint case re-surveyed (daemon.feeds)
+    RETENTION = "retention"  # raw mail purged or the customer anonymised (daemon.retention)
 
 
 class Detail(Protocol):
@@ -421,3 +423,25 @@ class CustomerMail:
         if self.why:
             out["why"] = self.why
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionApplied:
+    """[retention] acted on the ticket: its raw mail and attachments dropped, its customer's
+    name, address and phone replaced here and in the earlier entries."""
+
+    kind: ClassVar[Kind] = Kind.RETENTION
+    raw_purged: bool
+    anonymised: bool
+    closed_at: datetime  # when the ticket closed, the age the policy went by
+    raw_mail_days: int | None  # the policy applied; None: kept
+    anonymise_days: int | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "raw_purged": self.raw_purged,
+            "anonymised": self.anonymised,
+            "closed_at": self.closed_at.isoformat(),
+            "raw_mail_days": self.raw_mail_days,
+            "anonymise_days": self.anonymise_days,
+        }

@@ -16,6 +16,7 @@ from functools import lru_cache
 from daemon.charsets import HAN
 from daemon.language import normalise_text
 from daemon.org import OrgSettings, Person
+from daemon.values import Ambiguity as Ambiguity  # the routing result carries it
 
 # A one-character name or alias (a surname, "王") would exclude staff from every complaint that
 # happens to contain that character; Latin aliases need a little more because "Li" or "Bo" are
@@ -147,14 +148,6 @@ def _not_names(org: OrgSettings) -> frozenset[str]:
 
 
 # -- matching ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Ambiguity:
-    """A title and surname that fits several people: all of them are excluded."""
-
-    term: str  # as written, folded: "王经理"
-    people: tuple[str, ...]  # person keys, chart order
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,10 +187,20 @@ class Assignment(Briefing):
 
 
 @dataclass(frozen=True, slots=True)
+class UnsureName:
+    """A title and surname in the complaint that fits several people, all kept off the ticket."""
+
+    term: str  # as the customer wrote it (folded): "王经理"
+    names: tuple[str, ...]  # the people it may mean, by name
+
+
+@dataclass(frozen=True, slots=True)
 class Inform(Briefing):
-    """To whoever the routing rules name: for their information."""
+    """To whoever the routing rules name: for their information. Customer care's copy asks
+    them whom each ambiguous title and surname meant."""
 
     template: ClassVar[str] = "inform"
+    unsure: tuple[UnsureName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +269,7 @@ def samples() -> tuple[Body, ...]:
     return (
         Acknowledgement(facts, due),
         Assignment(*briefing),
-        Inform(*briefing),
+        Inform(*briefing, (UnsureName("王经理", ("王磊", "王强")),)),
         FollowUp(facts, "customer@example.com", "customer"),
         Reminder(facts, clock, 50, 60, told, "someone", ""),
         Escalation(facts, clock, 1, 3, 90, "someone", "someone@example.com", told, False,

@@ -109,6 +109,10 @@ def _audit(c: Classification, a: Assignment) -> list[events.Entry]:
     ]
     if a.excluded:
         entries.append(events.Entry(daemon, events.Excluded(a.excluded)))
+    # A title and surname that fits several people excluded them all: customer care checks.
+    entries.extend(
+        events.Entry(daemon, events.AmbiguousName(u.term, u.people)) for u in a.ambiguous
+    )
     entries.append(events.Entry(daemon, events.Assigned.of(a)))
     entries.extend(
         events.Entry(daemon, events.Unheard("major_report", "", None, why)) for why in a.unheard
@@ -146,8 +150,12 @@ def _letters(
     if a.handler_email:
         handed = notices.Assignment(*briefing)
         letters.append(Letter("assignment", handed.letter(language, a.handler_email)))
+    unsure = tuple(
+        notices.UnsureName(u.term, tuple(policy.names.get(k, k) for k in u.people))
+        for u in a.ambiguous
+    )
     for address in a.inform:
         if address != a.handler_email:
-            told = notices.Inform(*briefing)
+            told = notices.Inform(*briefing, unsure if address == a.care_email else ())
             letters.append(Letter("inform", told.letter(language, address)))
     return tuple(letters)

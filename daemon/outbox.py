@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from daemon.config import OutboxSettings, SmtpSettings, resolve_secret
 from daemon.health import Outage
 from daemon.store import Store, outgoing
+from daemon.store.db import BUSY_TIMEOUT_MS
 from daemon.store.outgoing import Due
 from daemon.values import Clock
 
@@ -155,6 +157,50 @@ class ServerWatch(Outage):
         super().__init__("mail server", log)
 
 
+class SentLog:
+    """Mail the server accepted, written down right after its 250 in a file beside the SQLite
+    database, where the filing batch's write lock does not reach; folded into the outbox rows
+    in one transaction at the end of each batch and before any mail is claimed, so a crash
+    still sends at most the one mail in flight twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # Another writer held the database when a mail of this batch was to be marked: the
+        # rest of the batch is written down here at once, not after a wait for the lock each.
+        self.busy = False
+
+    def append(self, row_id: int, at: datetime) -> None:
+        # One write(2) of one line: once it returns, a crash of the daemon cannot lose it.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{row_id} {at.isoformat()}\n".encode())
+        finally:
+            os.close(fd)
+
+    def entries(self) -> list[tuple[int, datetime]]:
+        """What is written down; a line cut short by a crash is no record of a 250."""
+        try:
+            text = self.path.read_text(encoding="ascii", errors="replace")
+        except FileNotFoundError:
+            return []
+        found = []
+        for line in text.splitlines():
+            row, _, at = line.partition(" ")
+            try:
+                found.append((int(row), datetime.fromisoformat(at)))
+            except ValueError:
+                continue
+        return found
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+# How long a sent mail's row waits for SQLite's write lock before the mail is written down in the
+# SentLog instead: a moment covers another worker's short write, not a filing batch.
+_MOMENT_MS = 5
+
+
 def retry_delay(attempts: int, settings: OutboxSettings, jitter: float) -> timedelta:
     """Exponential backoff from the initial delay, capped; jitter in [0, 1) spreads retries."""
     base = settings.retry_initial_seconds * (2 ** max(attempts - 1, 0))
@@ -181,12 +227,28 @@ async def deliver_due(
     stop: asyncio.Event | None = None,
     watch: ServerWatch | None = None,
 ) -> DeliveryReport:
-    """Send every due row once; each result is committed on its own before the next mail goes
-    out, so a crash can send at most the one mail in flight twice.
+    """Send every due row once; each result is recorded before the next mail goes out (see
+    SentLog), so a crash can send at most the one mail in flight twice.
 
     Pass the same `watch` to every pass so an outage spanning passes is logged once.
     """
     watch = watch or ServerWatch()
+    try:
+        return await _deliver(store, transport, settings, clock, lease, stop, watch)
+    finally:
+        # Each claim folds what the batch before it wrote down; what the last one did, now.
+        await asyncio.to_thread(_fold, store)
+
+
+async def _deliver(
+    store: Store,
+    transport: Transport,
+    settings: OutboxSettings,
+    clock: Clock,
+    lease: timedelta,
+    stop: asyncio.Event | None,
+    watch: ServerWatch,
+) -> DeliveryReport:
     sent = retrying = failed = 0
     while stop is None or not stop.is_set():
         claimed_at = clock()
@@ -194,6 +256,7 @@ async def deliver_due(
         if not batch:
             break
         held_until = claimed_at + lease
+        sent_log = _sent_log(store)
         try:
             await transport.open()
         except (TemporaryFailure, PermanentFailure) as exc:
@@ -201,19 +264,25 @@ async def deliver_due(
             await asyncio.to_thread(_retry_all, store, batch, settings, clock(), str(exc))
             return DeliveryReport(sent, retrying + len(batch), failed)
         try:
+            # Only one mail's bytes are in memory, read when its turn comes.
+            following = await asyncio.to_thread(_raw_of, store, batch[0])
             for index, due in enumerate(batch):
+                raw, following = following, None
                 if stop is not None and stop.is_set():
                     await asyncio.to_thread(_release, store, batch[index:])
                     break
-                # Only this mail's bytes are in memory, read when its turn comes.
-                raw = await asyncio.to_thread(_raw_of, store, due)
-                if raw is None:
-                    continue  # taken back from us (our lease ran out): not ours to send
+                after = batch[index + 1] if index + 1 < len(batch) else None
+                if raw is None:  # taken back from us (our lease ran out): not ours to send
+                    if after is not None:
+                        following = await asyncio.to_thread(_raw_of, store, after)
+                    continue
                 outcome = await _send_one(transport, settings, due, raw)
                 del raw
                 now = clock()
                 rest = [d.id for d in batch[index + 1 :]] if now + lease / 2 >= held_until else []
-                await asyncio.to_thread(_record, store, due, outcome, settings, now, rest, lease)
+                following = await asyncio.to_thread(
+                    _record, store, due, outcome, settings, now, rest, lease, after, sent_log
+                )
                 if rest:
                     held_until = now + lease
                 if isinstance(outcome, TemporaryFailure):
@@ -242,13 +311,38 @@ async def _send_one(
 
 
 def _claim(store: Store, now: datetime, limit: int, lease: timedelta) -> list[Due]:
+    """Fold the mail written down as sent into its rows, then claim: a row sent before a crash
+    is never handed out again when its lease ends."""
+    sent_log = _sent_log(store)
     with store.transaction() as session:
-        return outgoing.claim_due(session, now, limit, lease)
+        if sent_log is not None:
+            outgoing.mark_sent_many(session, sent_log.entries())
+        claimed = outgoing.claim_due(session, now, limit, lease)
+    if sent_log is not None:
+        sent_log.clear()
+    return claimed
+
+
+def _fold(store: Store) -> None:
+    """Record the batch's mail written down as sent, in one transaction."""
+    sent_log = _sent_log(store)
+    if sent_log is None:
+        return
+    entries = sent_log.entries()
+    if entries:
+        with store.transaction() as session:
+            outgoing.mark_sent_many(session, entries)
+    sent_log.clear()
+
+
+def _sent_log(store: Store) -> SentLog | None:
+    path = store.sent_log
+    return SentLog(path) if path is not None else None
 
 
 def _raw_of(store: Store, due: Due) -> bytes | None:
-    with store.reading() as session:
-        return outgoing.raw_of(session, due.id)
+    with store.autocommit() as conn:
+        return outgoing.raw_of(conn, due.id)
 
 
 def _waiting(store: Store) -> int:
@@ -277,15 +371,45 @@ def _record(
     now: datetime,
     rest: Sequence[int],
     lease: timedelta,
-) -> None:
-    with store.transaction() as session:
-        _note(session, due, outcome, settings, now)
+    after: Due | None = None,
+    sent_log: SentLog | None = None,
+) -> bytes | None:
+    """Record one attempt before anything else is sent, by a statement committed on its own
+    (on SQLite, a mail sent while another writer holds the database goes to the SentLog), then
+    read the next mail's bytes (None when there is none, or it is no longer ours): one trip to
+    the database per mail."""
+    with store.autocommit() as conn:
+        if outcome is None and sent_log is not None:
+            if sent_log.busy or not _marked_at_once(conn, due, now):
+                sent_log.busy = True
+                sent_log.append(due.id, now)
+                log.info("%s sent to %s", due.message_id, due.recipient)
+        else:
+            _note(conn, due, outcome, settings, now)
         if rest:
-            outgoing.renew(session, rest, now + lease)
+            outgoing.renew(conn, rest, now + lease)
+        return outgoing.raw_of(conn, after.id) if after is not None else None
+
+
+def _marked_at_once(conn: Connection, due: Due, now: datetime) -> bool:
+    """Mark a sent mail in its SQLite row unless another writer (the filing of a batch) holds
+    the database beyond a moment; False then, and the SentLog has it instead."""
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={_MOMENT_MS}")
+    try:
+        outgoing.mark_sent(conn, due.id, now)
+    except OperationalError as exc:
+        conn.rollback()
+        if "locked" not in str(exc):
+            raise
+        return False
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    log.info("%s sent to %s", due.message_id, due.recipient)
+    return True
 
 
 def _note(
-    session: Session,
+    session: outgoing.Db,
     due: Due,
     outcome: TemporaryFailure | PermanentFailure | None,
     settings: OutboxSettings,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from daemon import acting, decide, events, intake, notify, refusal, replies
 from daemon.confidential import Recheck
 from daemon.deps import Deps, Run
+from daemon.feeds import ingest
 from daemon.matter import GROUP
 from daemon.opening import Letter
 from daemon.store import filing, records
@@ -158,9 +159,13 @@ def _file(session: Session, p: _Parsed, deps: Deps, run: Run) -> Outcome:
         return refusal.quarantine_in(session, raw, p.sha256, reason, detail, deps, run)
     now = raw.received_at if run.as_received else deps.clock()
     filing.begin(session, run.retry_of, now)
-    if records.message_seen(session, msg.dedupe_key) or records.held_seen(session, msg.dedupe_key):
+    if records.recorded(session, msg.dedupe_key):
         log.info("%s duplicate delivery, already recorded", msg.message_id or msg.sha256[:16])
         return Outcome(Disposition.DUPLICATE, "duplicate", message_id=msg.message_id)
+    # A manufacturer's notification (automatic mail included) is a case, never answered.
+    fed = ingest.file_mail(session, msg, raw, p.sha256, deps, now, run)
+    if fed is not None:
+        return fed
     if msg.kind is MailKind.PERSONAL and not msg.sender:
         return refusal.quarantine_in(
             session, raw, msg.sha256, "no-sender", "no From address", deps, run

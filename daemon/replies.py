@@ -303,7 +303,6 @@ def apply(
             for letter in _refusal(ticket, person, why, deps, now):
                 _post(session, letter, ticket, deps, now)
         return False
-    session.refresh(ticket)
     log.info(
         "%s reply %s from %s applied: %s",
         ticket.number,
@@ -380,7 +379,7 @@ def _apply_one(
         done.append(notices.Done(kind.value, "", "", argument))
         return
     if kind is rc.Kind.ESCALATE:
-        told = escalate_one(session, ticket, deps, now)
+        told = escalate_one(session, ticket, deps, now, mail)
         done.append(notices.Done(kind.value, "", "", "、".join(told)))
         return
     if kind is rc.Kind.ASSIGN:
@@ -395,6 +394,16 @@ def _apply_one(
         previous = next((p for p in deps.triage.org.people if p.key == before_handler), None)
         if previous is not None:
             undo.append(notices.Undo(kind.value, previous.name))
+        return
+    if kind is rc.Kind.CALLBACK:
+        assert command.verdict is not None  # the grammar reads one or refuses the line
+        # Customer care records what the customer said on the phone: the same path as the
+        # customer's own answer to the satisfaction question.
+        said = rc.Satisfaction(command.verdict, None, argument)
+        result = customer_voice.verdict(
+            session, ticket, said, person.key, msg.text, deps, now, mail
+        )
+        done.append(notices.Done(kind.value, result.before, result.after, argument))
         return
     event = command.event
     assert event is not None  # every other verb moves the ticket
@@ -414,9 +423,6 @@ def _apply_one(
     back = _UNDO.get(kind)
     if back is not None:
         undo.append(notices.Undo(back.value, "<原因>" if back is rc.Kind.PAUSE else ""))
-    if kind is rc.Kind.CALLBACK and command.verdict is rc.Verdict.UNSATISFIED:
-        # Seed 000, step 7: the customer is still unhappy, so the ticket goes one step up.
-        escalate_one(session, ticket, deps, now)
 
 
 def find_person(org: OrgSettings, written: str) -> Person | None:
@@ -435,9 +441,12 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
-def escalate_one(session: Session, ticket: Ticket, deps: Deps, now: datetime) -> tuple[str, ...]:
+def escalate_one(
+    session: Session, ticket: Ticket, deps: Deps, now: datetime, mail: bool = True
+) -> tuple[str, ...]:
     """Raise the ticket one ladder step on its soonest running clock, as a sweep would on a
-    breach: the next step's person is told (copying the neutral third party). The names told."""
+    breach: the next step's person is told (copying the neutral third party); a backfill
+    (`mail` False) records the step and tells nobody. The names told."""
     rows = [
         r
         for r in clockrows.of_ticket(session, ticket.id)
@@ -449,7 +458,14 @@ def escalate_one(session: Session, ticket: Ticket, deps: Deps, now: datetime) ->
     state = clockrows.state_of(row)
     facts = notify.ticket_facts(session, ticket, deps.settings)
     job = sweeps._Job(
-        session, deps, now, ticket, state, facts, sweeps._clock_facts(state, ticket, deps)
+        session,
+        deps,
+        now,
+        ticket,
+        state,
+        facts,
+        sweeps._clock_facts(state, ticket, deps),
+        mail=mail,
     )
     rungs = ladder.escalation_ladder(
         ticket.handler,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from daemon.names import named_people
+from daemon.names import find_named
 from daemon.org import ANY, Absence, OrgSettings, Person, RoutingRule
 from daemon.values import Assignment, Classification, Delegation
 
@@ -177,7 +177,8 @@ def assign(
     c: Classification, channel: str, text: str, org: OrgSettings, now: datetime
 ) -> Assignment:
     """Pick the handler and the people to inform; nobody named in `text` is among them."""
-    excluded = named_people(text, org)
+    naming = find_named(text, org)
+    excluded = naming.people
     if not org.people:
         return Assignment("", "", (), excluded, rule="org chart lists nobody; not assigned")
     chart = Chart(org, now, frozenset(excluded))
@@ -225,4 +226,14 @@ def assign(
     )
     all_used = _unique([*delegations, *(d for key, used in told if key for d in used)])
     rule_text = "; ".join([label, *(n for n in notes if n)])
-    return Assignment(handler, handler_email, inform, excluded, all_used, rule_text, tuple(unheard))
+    return Assignment(
+        handler,
+        handler_email,
+        inform,
+        excluded,
+        all_used,
+        rule_text,
+        tuple(unheard),
+        naming.ambiguous,
+        chart.people[care].email if care else "",
+    )

@@ -53,7 +53,11 @@ def read(
     # Only what they wrote: our question, quoted below it, names both verdicts.
     written = quoting.strip_reply(text).kept.translate(_SIMPLIFIED)
     answer = parse_satisfaction(written, unsatisfied_at_or_below)
-    if answer is None:
-        return None
+    return None if answer is None else reading_of(answer)
+
+
+def reading_of(answer: Satisfaction) -> Reading:
+    """What a verdict does, however it reached us (the customer's reply, or customer care
+    recording the callback): satisfied lets customer care close, unsatisfied reopens."""
     event = Event.CALLBACK if answer.verdict is Verdict.SATISFIED else Event.REOPEN
     return Reading(answer, event)

@@ -15,8 +15,11 @@ import schedule
 
 from daemon import app, config, memory, sdnotify, sweeps
 from daemon.deps import Deps
+from daemon.feeds import http as feeds_http
+from daemon.feeds import webhook as feeds_webhook
+from daemon.feeds import writeback as feeds_writeback
 from daemon.feeds.ingest import drain_folder
-from daemon.feeds.settings import FeedSettings
+from daemon.feeds.settings import WRITEBACK_WORKER, FeedSettings
 from daemon.health import (
     MAILBOX,
     MAILDIR,
@@ -28,9 +31,12 @@ from daemon.health import (
 )
 from daemon.outbox import ServerWatch, Transport, deliver_due, lease_for, make_transport
 from daemon.pipeline import process_batch
+from daemon.reports import sending as report_sending
+from daemon.retention import RetentionPolicy
 from daemon.sources import imap
 from daemon.sources.maildir import Maildir, drain
 from daemon.store import calendarrows, faults, mailboxes
+from daemon.store import retention as stored_retention
 from daemon.store.mailboxes import Checkpoints
 from daemon.values import Batch, Clock, Received
 from daemon.workdays import BusinessCalendar
@@ -182,6 +188,7 @@ class _BeatingTransport:
 # Health rows of the workers that are not mailboxes are named for their config section, which
 # no sensible mailbox name looks like.
 MAILDIR_NAME, OUTBOX_NAME, SWEEP_NAME = "[maildir]", "[outbox]", "[sweep]"
+RETENTION_NAME, RETENTION_SECONDS = "[retention]", 24 * 3600
 # The kind of a manufacturer feed's worker; each is named "[feed NAME]" (FeedSettings.worker).
 FEED = "feed"
 MAIN_LOOP = "main loop"
@@ -418,6 +425,42 @@ class Daemon:
 
             self._every(settings.maildir.poll_seconds, worker(MAILDIR_NAME, MAILDIR, read_maildir))
 
+        def poll_feed(feed: FeedSettings) -> Callable[[], Awaitable[None]]:
+            async def poll() -> None:
+                done = await feeds_http.poll_feed(
+                    feed, deps, lambda: health.handled(feed.worker, FEED, clock())
+                )
+                if done.records:
+                    outbox.kick()
+
+            return poll
+
+        def receive_feed(feed: FeedSettings) -> asyncio.Task[None]:
+            health.add(feed.worker, FEED, clock())
+
+            def delivered() -> None:
+                health.handled(feed.worker, FEED, clock())
+                outbox.kick()
+
+            hooks = feeds_webhook.Hooks(
+                listening=lambda: health.idle(feed.worker, FEED, clock()),
+                delivered=delivered,
+                failed=lambda error: health.failing(feed.worker, FEED, clock(), error),
+            )
+
+            def work() -> Awaitable[None]:
+                return feeds_webhook.serve(feed, deps, stop, hooks)
+
+            return loop.create_task(
+                supervise(feed.worker, FEED, work, health, stop, clock, retry_max),
+                name=feed.worker,
+            )
+
+        async def write_back() -> None:
+            await feeds_writeback.deliver_due(
+                deps, stop, lambda: health.handled(WRITEBACK_WORKER, FEED, clock())
+            )
+
         def read_feed(feed: FeedSettings) -> Callable[[], Awaitable[None]]:
             def on_file() -> None:
                 health.handled(feed.worker, FEED, clock())
@@ -432,6 +475,14 @@ class Daemon:
         for feed in settings.feeds:
             if feed.kind == "folder":
                 self._every(feed.poll_seconds, worker(feed.worker, FEED, read_feed(feed)))
+            elif feed.kind == "http":
+                self._every(feed.poll_seconds, worker(feed.worker, FEED, poll_feed(feed)))
+            elif feed.kind == "webhook":
+                self._watchers.append(receive_feed(feed))
+        if any(f.writeback_url for f in settings.feeds):
+            # Posts wait in their table like mail in the outbox, and are looked for as often.
+            posting = worker(WRITEBACK_WORKER, FEED, write_back)
+            self._every(settings.outbox.poll_seconds, posting)
 
         async def sweep() -> None:
             report = await asyncio.to_thread(sweeps.sweep, deps, clock())
@@ -439,6 +490,23 @@ class Daemon:
                 outbox.kick()
 
         self._every(settings.service.sweep_seconds, worker(SWEEP_NAME, SWEEP, sweep))
+
+        kept = RetentionPolicy(settings.retention.raw_mail_days, settings.retention.anonymise_days)
+        if not kept.keeps_everything:  # daily, and once at each start
+
+            async def retain() -> None:
+                done = await asyncio.to_thread(stored_retention.run, deps.store, kept, clock())
+                if done.tickets:
+                    log.info("%s retention: %s", " ".join(done.tickets), done.as_json())
+
+            self._every(RETENTION_SECONDS, worker(RETENTION_NAME, SWEEP, retain))
+
+        async def send_reports() -> None:  # the weekly and monthly reports, once per period
+            if await asyncio.to_thread(report_sending.send_due, deps, clock()):
+                outbox.kick()
+
+        report_seconds = report_sending.mail_settings(settings).check_seconds
+        self._every(report_seconds, worker("[reports]", "report", send_reports))
         for each in self._workers:
             each.kick()
 

@@ -153,6 +153,7 @@ class _Job:
     facts: TicketFacts
     clock: ClockFacts
     told: set[str] = field(default_factory=set)  # addresses escalated to in this decision
+    mail: bool = True  # False in a backfill: record what would be sent, mail nobody
 
     @property
     def org(self) -> OrgSettings:
@@ -345,7 +346,7 @@ def _escalate(job: _Job, rung: ladder.Rung) -> SweepAction:
             "" if fresh else rung.why or "already told",
         )
     )
-    if rung.unfilled or (recipients and not sent):
+    if job.mail and (rung.unfilled or (recipients and not sent)):
         _unheard(job, _what(job), step, rung.why or "no recipient has an address we may use")
     elif not fresh:
         log.info("%s %s step %d told nobody new: %s", job.ticket.number, job.state.kind, step,
@@ -389,6 +390,8 @@ def _send(
 ) -> tuple[str, ...]:
     """Queue one notice per recipient (never to anyone the complaint names); their addresses."""
     settings = job.deps.settings
+    if not job.mail:
+        return ()
     barred = _excluded_addresses(job)
     sent: list[str] = []
     for r in recipients:

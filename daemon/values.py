@@ -134,6 +134,15 @@ class Delegation:
 
 
 @dataclass(frozen=True, slots=True)
+class Ambiguity:
+    """A title and surname that fits several people: all of them are excluded, and customer
+    care is asked whom the customer meant."""
+
+    term: str  # as written, folded: "王经理"
+    people: tuple[str, ...]  # person keys, chart order
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     handler: str  # person key of whoever handles the ticket
     handler_email: str
@@ -146,6 +155,9 @@ class Assignment:
     # Major-complaint reports that reach nobody, each saying who and why ("legal: nobody holds
     # role legal"): audited and logged as warnings.
     unheard: tuple[str, ...] = ()
+    # Titles and surnames that fit several people (all excluded), for customer care to check.
+    ambiguous: tuple[Ambiguity, ...] = ()
+    care_email: str = ""  # the customer-care manager (or stand-in) told of the ticket
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ from daemon.cli import (
     held,
     inspect,
     replay,
+    report_send,
+    reports,
+    retention,
     status,
 )
 from daemon.config import ConfigError
@@ -46,8 +49,10 @@ def build_parser(clock: Clock = app.utc_now) -> argparse.ArgumentParser:
     classify.register(sub)
     status.register(sub, clock)
     clock_cmds.register(sub, tickets)
+    report_send.register(reports.register(sub))
     calendar.register(sub)
     feeds.register(sub, clock)
+    retention.register(sub)
     return parser
 
 

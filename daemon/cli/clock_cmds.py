@@ -1,4 +1,4 @@
-"""complaintd tickets act | sweep | report missed: act on tickets and run the clocks by hand."""
+"""complaintd tickets act | sweep: act on tickets and run the clocks by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon import acting, app, lifecycle, route, sweeps
+from daemon import acting, app, lifecycle, sweeps
 from daemon.cli.common import (
     CommandError,
     Commands,
@@ -17,16 +17,13 @@ from daemon.cli.common import (
     deprecated_alias,
     emit_json,
     load_settings,
-    print_table,
     shown_time,
-    times_for,
 )
 from daemon.lifecycle import Event
-from daemon.store import views
 
 
 def register(sub: Commands, t_sub: Commands) -> None:
-    """tickets act (into the `tickets` group `t_sub`), sweep and report."""
+    """tickets act (into the `tickets` group `t_sub`) and sweep."""
     parent = [config_option()]
 
     t_act = t_sub.add_parser(
@@ -76,24 +73,6 @@ def register(sub: Commands, t_sub: Commands) -> None:
     sweep.add_argument("--limit", type=int, default=1000, help="clocks per transaction")
     sweep.set_defaults(handler=_sweep)
 
-    report = sub.add_parser("report", help="reports for management")
-    r_sub = report.add_subparsers(dest="report_command", required=True, metavar="ACTION")
-    missed = r_sub.add_parser(
-        "missed", parents=parent, help="missed clocks per person and clock (for penalties)"
-    )
-    missed.add_argument(
-        "--since", default=None, metavar="DATE", help="breaches from this day (or instant) on"
-    )
-    missed.add_argument(
-        "--until",
-        default=None,
-        metavar="DATE",
-        help="breaches up to and including this day (or before this instant)",
-    )
-    missed.add_argument("--tickets", action="store_true", help="one line per breach instead")
-    missed.add_argument("--json", action="store_true", help="machine-readable output")
-    missed.set_defaults(handler=_report_missed)
-
 
 def _tickets_act(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
@@ -134,41 +113,6 @@ def _sweep(args: argparse.Namespace) -> int:
     for action in report.actions:
         print(json.dumps(action.as_json(settings.zone), ensure_ascii=False))
     return 0
-
-
-def _report_missed(args: argparse.Namespace) -> int:
-    _, settings = load_settings(args)
-    zone = settings.zone
-    since = parse_bound(args.since, zone, end=False) if args.since else None
-    until = parse_bound(args.until, zone, end=True) if args.until else None
-    with database(settings) as store, store.reading() as session:
-        if args.tickets:
-            rows = views.missed_list(session, since, until, times_for(zone, args.json))
-        else:
-            rows = views.missed_report(session, since, until)
-    for row in rows:
-        person = route.find_person(settings.org, row["person"])
-        row["name"] = person.name if person else ""
-    if args.json:
-        emit_json(rows)
-        return 0
-    if since or until:
-        print(_period(since, until, zone))
-    if args.tickets:
-        print_table(rows, ["ticket", "clock", "person", "name", "due_at", "overdue_hours"])
-    else:
-        print_table(rows, ["person", "name", "clock", "missed", "tickets", "overdue_hours"])
-    return 0
-
-
-def _period(since: datetime | None, until: datetime | None, zone: ZoneInfo) -> str:
-    """The bounds a report counted, in the service's zone; a day named in --until is included,
-    so its bound is the next midnight."""
-    parts = ["breaches"]
-    if since:
-        parts.append(f"from {shown_time(since, zone)}")
-    parts.append(f"before {shown_time(until, zone)}" if until else "up to now")
-    return " ".join(parts)
 
 
 def parse_instant(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:

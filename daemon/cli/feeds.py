@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from daemon.cli.common import (
 from daemon.config import Settings
 from daemon.feeds import folder, ingest
 from daemon.feeds.settings import FeedSettings
+from daemon.store import writeback
 from daemon.store.cases import FeedState
 from daemon.store.models import MailboxState
 from daemon.values import Clock
@@ -110,6 +111,7 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     now = clock()
     with database(settings) as store, store.reading() as session:
         states = {s.feed: s for s in session.scalars(select(FeedState))}
+        posts = writeback.counts(session)
         health = {
             s.mailbox: s
             for s in session.scalars(
@@ -119,7 +121,14 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
             )
         }
     show = times_for(settings.zone, args.json)
-    rows = [_row(f, states.get(f.name), health.get(f.worker), now, show) for f in settings.feeds]
+    minutes = settings.service.mailbox_alert_minutes
+    rows = [
+        _row(f, states.get(f.name), health.get(f.worker), now, show, minutes)
+        for f in settings.feeds
+    ]
+    for row in rows:  # write-back posts waiting, and refused by the manufacturer
+        row["writeback_pending"] = posts.get((row["feed"], "pending"), 0)
+        row["writeback_failed"] = posts.get((row["feed"], "failed"), 0)
     if args.json:
         emit_json(rows)
         return 0
@@ -131,7 +140,7 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     print_table(
         rows,
         ["feed", "oem", "kind", "last_import", "imported", "updated", "quarantined", "lag",
-         "last_error"],
+         "writeback_failed", "last_error"],
     )  # fmt: skip
     return 0
 
@@ -142,6 +151,7 @@ def _row(
     worker: MailboxState | None,
     now: datetime,
     show: Any,
+    alert_minutes: float,
 ) -> dict[str, Any]:
     newest = state.newest_dispatched_at if state else None
     error, error_at = (state.last_error, state.last_error_at) if state else ("", None)
@@ -163,7 +173,40 @@ def _row(
         "lag_seconds": round((now - newest).total_seconds()) if newest else None,
         "last_error": error or None,
         "last_error_at": show(error_at),
+        "cursor": (state.cursor or None) if state else None,
+        "failing_since": show(failing_since(state, worker)),
+        "alert": feed_alert(feed, state, worker, now, alert_minutes),
     }
+
+
+def failing_since(state: FeedState | None, worker: MailboxState | None) -> datetime | None:
+    """Since when the feed has failed without a success: its imports (a file, a poll, a
+    notification that cannot be read) or its worker, whichever began first."""
+    found = [
+        at
+        for at in (
+            state.failing_since if state else None,
+            worker.failing_since if worker else None,
+        )
+        if at is not None
+    ]
+    return min(found, default=None)
+
+
+def feed_alert(
+    feed: FeedSettings,
+    state: FeedState | None,
+    worker: MailboxState | None,
+    now: datetime,
+    default_minutes: float,
+) -> str | None:
+    """Why `complaintd status` should raise the alarm about a feed: failing for longer than
+    its alert_minutes (else [service] mailbox_alert_minutes); None while it is fine."""
+    since = failing_since(state, worker)
+    limit = timedelta(minutes=feed.alert_minutes or default_minutes)
+    if since is None or now - since < limit:
+        return None
+    return f"failing for {(now - since).total_seconds():.0f}s (alert after {limit})"
 
 
 def _span(seconds: int | None) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, true
-
 from daemon import app
+from daemon.cli import export
 from daemon.cli.common import (
     CommandError,
     Commands,
@@ -21,11 +22,12 @@ from daemon.cli.common import (
     print_table,
     times_for,
 )
+from daemon.config import Settings
 from daemon.deps import Run
 from daemon.feeds.records import FEED_ORIGIN
 from daemon.pipeline import process
 from daemon.store import views
-from daemon.store.models import Quarantined, Ticket
+from daemon.store.models import Quarantined
 from daemon.values import RawMail
 
 
@@ -35,9 +37,37 @@ def register(sub: Commands, t_sub: Commands) -> None:
 
     t_list = t_sub.add_parser("list", parents=parent, help="the newest tickets first")
     t_list.add_argument("--status", help="only tickets in this state")
+    t_list.add_argument("--category", help="e.g. service, product_quality")
+    t_list.add_argument("--department", help="e.g. sales, after_sales")
+    t_list.add_argument("--channel", help="e.g. email, phone, on_site, manufacturer")
+    t_list.add_argument(
+        "--handler",
+        dest="handled_by",
+        metavar="PERSON",
+        help="handled by this person (key or name)",
+    )
+    t_list.add_argument(
+        "--customer", metavar="TEXT", help="part of the customer's address, name or phone"
+    )
     t_list.add_argument("--case", metavar="CASE_ID", help="the ticket of a manufacturer's case")
-    t_list.add_argument("--limit", type=int, default=50)
-    t_list.add_argument("--json", action="store_true", help="machine-readable output")
+    t_list.add_argument("--text", help="part of the subject or of any message's text")
+    t_list.add_argument(
+        "--opened-since", type=date.fromisoformat, metavar="DATE", help="opened on or after DATE"
+    )
+    t_list.add_argument(
+        "--opened-until", type=date.fromisoformat, metavar="DATE", help="opened on or before DATE"
+    )
+    t_list.add_argument("--breached", action="store_true", help="only tickets that missed a clock")
+    t_list.add_argument("--major", action="store_true", help="only major complaints")
+    t_list.add_argument(
+        "--limit", type=int, help=f"at most this many (default {SHOWN}; exports: all)"
+    )
+    t_form = t_list.add_mutually_exclusive_group()
+    t_form.add_argument("--json", action="store_true", help="machine-readable output")
+    t_form.add_argument(
+        "--csv", action="store_true", help="every column as CSV on stdout (UTF-8, for Excel)"
+    )
+    t_form.add_argument("--xlsx", type=Path, metavar="FILE", help="every column into an .xlsx file")
     t_list.set_defaults(handler=_tickets_list)
     t_show = t_sub.add_parser("show", parents=parent, help="one ticket, whole")
     t_show.add_argument("number", help="e.g. TS-202611-0042")
@@ -71,39 +101,100 @@ def register(sub: Commands, t_sub: Commands) -> None:
     o_list.set_defaults(handler=_outbox_list)
 
 
+# How many tickets a listing on the terminal shows unless told otherwise.
+SHOWN = 50
+# The columns of the table on the terminal; exports and --json carry every column.
+_TABLE = ["number", "status", "customer", "category", "severity", "handler", "opened_at", "subject"]
+_EXPORTED = [
+    "number",
+    "status",
+    "customer",
+    "customer_name",
+    "subject",
+    "channel",
+    "category",
+    "department",
+    "severity",
+    "major",
+    "breached",
+    "handler",
+    "handler_name",
+    "manufacturer",
+    "case_id",
+    "opened_at",
+    "updated_at",
+    "closed_at",
+]
+
+
+def ticket_filter(args: argparse.Namespace, settings: Settings) -> views.TicketFilter:
+    """The listing's filters from its options; dates are whole days in the service's zone."""
+    zone = settings.zone
+
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time(), zone).astimezone(UTC)
+
+    return views.TicketFilter(
+        status=args.status,
+        category=args.category,
+        department=args.department,
+        channel=args.channel,
+        handlers=_handler_keys(args.handled_by, settings) if args.handled_by else (),
+        customer=args.customer,
+        case_id=args.case,
+        text=args.text,
+        opened_since=start_of(args.opened_since) if args.opened_since else None,
+        opened_until=start_of(args.opened_until + timedelta(days=1)) if args.opened_until else None,
+        breached=args.breached,
+        major=args.major,
+    )
+
+
+def _handler_keys(given: str, settings: Settings) -> tuple[str, ...]:
+    """The person keys `given` names: a key, a name or an alias; itself when nobody fits (a
+    person since removed from [org] still handled old tickets)."""
+    wanted = given.strip().casefold()
+    keys = tuple(
+        p.key
+        for p in settings.org.people
+        if wanted in {p.key.casefold(), p.name.casefold(), *(a.casefold() for a in p.aliases)}
+    )
+    return keys or (given.strip(),)
+
+
 def _tickets_list(args: argparse.Namespace) -> int:
     _, settings = load_settings(args)
+    if args.limit is not None and args.limit < 1:
+        raise CommandError("--limit must be at least 1", exit_code=2)
+    exporting = bool(args.csv or args.xlsx)
+    limit = args.limit if args.limit is not None else (None if exporting else SHOWN)
+    wanted = ticket_filter(args, settings)
     with database(settings) as store, store.reading() as session:
-        show = times_for(settings.zone, args.json)
-        rows = views.ticket_list(session, args.status, args.limit, show, args.case)
-        matching = session.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.status == args.status if args.status else true())
-        )
-    left_out = 0 if args.case else (matching or 0) - len(rows)
+        show = times_for(settings.zone, args.json or exporting)
+        rows = views.ticket_list(session, wanted, limit, show)
+        matching = views.ticket_count(session, wanted)
+    names = {p.key: p.name for p in settings.org.people}
+    for row in rows:
+        row["handler_name"] = names.get(row["handler"], "")
+    left_out = matching - len(rows)
+    # On stderr in every form: --json and --csv stay what scripts already read.
     if left_out > 0:
-        # On stderr in both forms: --json stays the plain list scripts already read.
         print(
-            f"{len(rows)} shown, {left_out} more left out by --limit {args.limit}",
+            f"{matching} matched: {len(rows)} shown, {left_out} more left out by --limit {limit}",
             file=sys.stderr,
         )
+    else:
+        print(f"{matching} matched", file=sys.stderr)
     if args.json:
         emit_json(rows)
+    elif args.csv:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(export.csv_bytes(rows, _EXPORTED))
+    elif args.xlsx:
+        export.write_xlsx(rows, _EXPORTED, args.xlsx, "tickets")
+        print(f"{len(rows)} tickets written to {args.xlsx}", file=sys.stderr)
     else:
-        print_table(
-            rows,
-            [
-                "number",
-                "status",
-                "customer",
-                "category",
-                "severity",
-                "handler",
-                "opened_at",
-                "subject",
-            ],
-        )
+        print_table(rows, _TABLE)
     return 0
 
 
@@ -220,7 +311,10 @@ def _quarantine_retry(args: argparse.Namespace) -> int:
         records = [(i, raw) for i, raw in held if raw.origin.startswith(FEED_ORIGIN)]
         held = [(i, raw) for i, raw in held if not raw.origin.startswith(FEED_ORIGIN)]
         for row_id, _ in records:
-            why = "a manufacturer's record: import the corrected file (complaintd feeds import)"
+            why = (
+                "a manufacturer's record: import the corrected export (complaintd feeds "
+                "import), or have the manufacturer send the case again (http, webhook, mail)"
+            )
             results.append({"id": row_id, "disposition": "held", "reason": why, "ticket": None})
         for row_id, raw in held:
             outcome = process(raw, deps, Run(retry_of=row_id))

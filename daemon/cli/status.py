@@ -24,10 +24,13 @@ from daemon.cli.common import (
     print_table,
     shown_time,
 )
+from daemon.cli.feeds import failing_since, feed_alert
 from daemon.config import Settings, database_url
 from daemon.events import Kind
+from daemon.feeds.settings import WRITEBACK_WORKER
 from daemon.health import alert_reason, describe
 from daemon.store import mailboxes
+from daemon.store.cases import FeedState
 from daemon.store.db import Store
 from daemon.store.models import MailboxState, OutboxMail, Quarantined, Ticket, TicketEvent
 from daemon.values import Clock
@@ -67,6 +70,7 @@ class _Facts:
     held: int
     unheard_count: int
     unheard: list[tuple[str, datetime, dict[str, Any]]]  # newest first: number, at, detail
+    feeds: dict[str, FeedState]  # what each manufacturer feed did, by feed name
 
 
 def _read(settings: Settings, now: datetime) -> _Facts:
@@ -104,9 +108,10 @@ def _read(settings: Settings, now: datetime) -> _Facts:
                     .limit(UNHEARD_SHOWN)
                 ).all()
             ]
+            feeds = {f.feed: f for f in session.scalars(select(FeedState))}
     finally:
         store.dispose()
-    return _Facts(states, outbox, oldest, int(held or 0), int(unheard_count or 0), unheard)
+    return _Facts(states, outbox, oldest, int(held or 0), int(unheard_count or 0), unheard, feeds)
 
 
 def _source_row(
@@ -150,12 +155,15 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     ]
     worker_names = (["[maildir]"] if settings.maildir.enabled else []) + ["[outbox]", "[sweep]"]
     worker_names += [feed.worker for feed in settings.feeds]  # "[feed NAME]"
+    worker_names += [WRITEBACK_WORKER] if any(f.writeback_url for f in settings.feeds) else []
     # Health rows from before workers reported theirs name mailboxes only: judge what exists.
     workers = [
         {"worker": name} | _source_row(name, known[name], now, alert_after)
         for name in worker_names
         if name in known
     ]
+
+    feeds = _feed_rows(settings, facts, now)
 
     reported = [s.reported_at for s in known.values() if s.reported_at is not None]
     last_report = max(reported) if reported else None
@@ -170,6 +178,7 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     report: dict[str, Any] = {
         "mailboxes": rows,
         "workers": workers,
+        "feeds": feeds,
         "daemon": {"last_report": _iso(last_report), "alert": daemon_alert},
         "outbox": {
             "pending": facts.outbox.get("pending", 0),
@@ -201,8 +210,27 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     else:
         _print(report, settings.zone)
     alerts = [r["alert"] for r in rows + workers] + [daemon_alert is not None]
+    alerts += [f["alert"] is not None for f in feeds]
     alerts += [c["level"] == Concern.FAIL for c in report["calendar"]]
     return 1 if any(alerts) else 0
+
+
+def _feed_rows(settings: Settings, facts: _Facts, now: datetime) -> list[dict[str, Any]]:
+    """Each manufacturer feed: failing since when, and the alert once that is too long."""
+    rows = []
+    for feed in settings.feeds:
+        state, worker = facts.feeds.get(feed.name), facts.states.get(feed.worker)
+        minutes = settings.service.mailbox_alert_minutes
+        rows.append(
+            {
+                "feed": feed.name,
+                "kind": feed.kind,
+                "failing_since": _iso(failing_since(state, worker)),
+                "last_error": (state.last_error or None) if state else None,
+                "alert": feed_alert(feed, state, worker, now, minutes),
+            }
+        )
+    return rows
 
 
 def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
@@ -214,6 +242,9 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
     if report["workers"]:
         print()
         print_table(report["workers"], ["worker", *columns])
+    for feed in report["feeds"]:
+        if feed["alert"]:
+            print(f"feed {feed['feed']}: ALERT: {feed['alert']}: {feed['last_error'] or '-'}")
     daemon = report["daemon"]
     print(f"\ndaemon: last report {daemon['last_report'] or '-'}", end="")
     print(f"  ALERT: {daemon['alert']}" if daemon["alert"] else "")

@@ -2,7 +2,9 @@
 case comes through. A new case opens a ticket on the manufacturer's clock (started at dispatch);
 a later record that changes the case updates it, audited; the same record again changes
 nothing; a bad record is quarantined with the feed, the raw record and the reason, and the rest
-are imported."""
+are imported. What the manufacturer's status words mean (the feed's `statuses`) acts on the
+ticket: closed closes it, escalated raises it, a re-survey settles a zero-complaint case.
+A portal's notification mail is filed here too (file_mail), from the pipeline."""
 
 from __future__ import annotations
 
@@ -15,31 +17,41 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import clocks, events, notify, opening
+from daemon import acting, authres, clocks, events, notify, opening, refusal
 from daemon.clocks import ClockKind
-from daemon.deps import Deps
+from daemon.deps import Deps, Run
 from daemon.feeds import folder
 from daemon.feeds.folder import SourceRecord
+from daemon.feeds.mailfeed import MailShape, extract, recognises
 from daemon.feeds.records import (
+    CLOSE_PATH,
     FEED_ORIGIN,
     MANUFACTURER_FIELDS,
     CaseUpdated,
     FeedCase,
     FeedShape,
+    Meaning,
     Rejection,
+    ZeroComplaint,
+    ZeroComplaintResult,
+    meaning_of,
+    merged,
     moved_to_deadline,
     raw_json,
     read_record,
+    replanned,
+    resurvey_result,
     with_deadline,
 )
 from daemon.feeds.settings import FeedSettings
+from daemon.lifecycle import Status
 from daemon.matter import matter_key
 from daemon.notices import TicketFacts, local_time
 from daemon.numbering import period_of
 from daemon.store import clockrows, records
 from daemon.store.cases import FeedState, ManufacturerCase
-from daemon.store.models import Ticket
-from daemon.values import RawMail
+from daemon.store.models import Customer, Ticket
+from daemon.values import Disposition, InboundMessage, Outcome, RawMail
 
 log = logging.getLogger(__name__)
 
@@ -81,45 +93,86 @@ def ingest(
     items: Sequence[SourceRecord], feed: FeedSettings, deps: Deps, source: str, mail: bool = True
 ) -> ImportReport:
     """File every record of one import in one transaction, each in a savepoint of its own."""
-    shape = shape_of(feed, deps)
     now = deps.clock()
+    with deps.store.transaction() as session:
+        return ingest_in(session, items, feed, deps, source, now, mail).report
+
+
+# Keeps a refused record (1) or finds it kept already (0).
+Refuse = Callable[[Session, SourceRecord, Rejection], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """What ingest_in did: the report, and the ticket of each case filed, in record order."""
+
+    report: ImportReport
+    ticket_ids: tuple[int, ...]
+    rejections: tuple[tuple[SourceRecord, Rejection], ...]
+
+
+def ingest_in(
+    session: Session,
+    items: Sequence[SourceRecord],
+    feed: FeedSettings,
+    deps: Deps,
+    source: str,
+    now: datetime,
+    mail: bool = True,
+    refuse: Refuse | None = None,
+) -> Filed:
+    """ingest() in the caller's transaction; `refuse` keeps a refused record (default: the
+    quarantine, with the record as JSON)."""
+    shape = shape_of(feed, deps)
+
+    def quarantined(session: Session, item: SourceRecord, why: Rejection) -> int:
+        return _quarantine(session, feed, item, why, now)
+
+    keep = refuse or quarantined
     read = [(item, read_record(item.data, shape)) for item in items]
     cases = [c for _, c in read if isinstance(c, FeedCase)]
     imported = updated = unchanged = refused = 0
     quarantined_new = 0
     numbers: list[str] = []
-    with deps.store.transaction() as session:
-        known = _known(session, feed.oem, {c.case_id for c in cases})
-        for item, result in read:
-            if isinstance(result, Rejection):
-                refused += 1
-                quarantined_new += _quarantine(session, feed, item, result, now)
-                continue
-            found = known.get(result.case_id)
-            if found is not None and found.digest == result.digest():
-                unchanged += 1
-                continue
-            try:
-                with session.begin_nested():
-                    if found is None:
-                        row, number = _open(session, result, feed, deps, now, mail)
-                    else:
-                        row = session.get_one(ManufacturerCase, found.row_id)
-                        _update(session, row, result, feed, deps, now)
-                # Committed to the savepoint: the same case later in this import is known.
-                known[result.case_id] = _Known(row.id, row.digest)
+    ticket_ids: list[int] = []
+    rejections: list[tuple[SourceRecord, Rejection]] = []
+    known = _known(session, feed.oem, {c.case_id for c in cases})
+    for item, result in read:
+        if isinstance(result, Rejection):
+            refused += 1
+            rejections.append((item, result))
+            quarantined_new += keep(session, item, result)
+            continue
+        found = known.get(result.case_id)
+        if found is not None and found.digest == result.digest():
+            unchanged += 1
+            ticket_ids.append(found.ticket_id)
+            continue
+        try:
+            with session.begin_nested():
                 if found is None:
-                    numbers.append(number)
-                    imported += 1
+                    row, number = _open(session, result, feed, deps, now, mail)
                 else:
-                    updated += 1
-            except Exception as exc:  # a fault of our own code: the record is quarantined
-                log.exception("feed %s: %s could not be filed", feed.name, item.where)
-                refused += 1
-                failure = Rejection("failed", f"{type(exc).__name__}: {exc}")
-                quarantined_new += _quarantine(session, feed, item, failure, now)
-        newest = max((c.dispatched_at for c in cases), default=None)
-        _count(session, feed.name, source, now, imported, updated, quarantined_new, newest)
+                    row = session.get_one(ManufacturerCase, found.row_id)
+                    changed = _update(session, row, result, feed, deps, now)
+            # Committed to the savepoint: the same case later in this import is known.
+            known[result.case_id] = _Known(row.id, row.digest, row.ticket_id)
+            ticket_ids.append(row.ticket_id)
+            if found is None:
+                numbers.append(number)
+                imported += 1
+            elif changed:
+                updated += 1
+            else:
+                unchanged += 1
+        except Exception as exc:  # a fault of our own code: the record is quarantined
+            log.exception("feed %s: %s could not be filed", feed.name, item.where)
+            refused += 1
+            failure = Rejection("failed", f"{type(exc).__name__}: {exc}")
+            rejections.append((item, failure))
+            quarantined_new += keep(session, item, failure)
+    newest = max((c.dispatched_at for c in cases), default=None)
+    _count(session, feed.name, source, now, imported, updated, quarantined_new, newest)
     report = ImportReport(feed.name, source, imported, updated, unchanged, refused, tuple(numbers))
     log.info(
         "feed %s: %s: %d new, %d updated, %d unchanged, %d quarantined",
@@ -130,16 +183,23 @@ def ingest(
         unchanged,
         refused,
     )
-    return report
+    return Filed(report, tuple(ticket_ids), tuple(rejections))
 
 
 def record_failure(deps: Deps, feed: str, source: str, error: str) -> None:
     """A file (or poll) that yielded no records: its feed's last error."""
     now = deps.clock()
     with deps.store.transaction() as session:
-        state = _state(session, feed)
-        state.last_error = f"{source}: {error}"[:4000]
-        state.last_error_at = now
+        _failed(session, feed, source, error, now)
+
+
+def _failed(session: Session, feed: str, source: str, error: str, now: datetime) -> None:
+    """The feed's last error; it has been failing since its first error after a success."""
+    state = _state(session, feed)
+    state.last_error = f"{source}: {error}"[:4000]
+    state.last_error_at = now
+    if state.failing_since is None:
+        state.failing_since = now
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +208,7 @@ class _Known:
 
     row_id: int
     digest: str
+    ticket_id: int
 
 
 def _known(session: Session, oem: str, case_ids: Iterable[str]) -> dict[str, _Known]:
@@ -156,10 +217,14 @@ def _known(session: Session, oem: str, case_ids: Iterable[str]) -> dict[str, _Kn
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         query = select(
-            ManufacturerCase.case_id, ManufacturerCase.id, ManufacturerCase.digest
+            ManufacturerCase.case_id,
+            ManufacturerCase.id,
+            ManufacturerCase.digest,
+            ManufacturerCase.ticket_id,
         ).where(ManufacturerCase.oem == oem, ManufacturerCase.case_id.in_(chunk))
         out.update(
-            (case_id, _Known(row_id, digest)) for case_id, row_id, digest in session.execute(query)
+            (case_id, _Known(row_id, digest, ticket_id))
+            for case_id, row_id, digest, ticket_id in session.execute(query)
         )
     return out
 
@@ -294,11 +359,17 @@ def _update(
     feed: FeedSettings,
     deps: Deps,
     now: datetime,
-) -> None:
-    """The manufacturer changed the case: its fields on the ticket follow, audited; a new
-    deadline moves the close clock."""
+) -> bool:
+    """The manufacturer changed the case (False when, merged with what we know, it did not):
+    its fields on the ticket follow, audited; a new
+    deadline moves the close clock; a status the feed's table gives a meaning acts on the
+    ticket (closed, escalated); a re-survey settles a zero-complaint case."""
     before = {name: getattr(row, name) for name in MANUFACTURER_FIELDS}
+    case = merged(case, before, feed.zero_complaint_max_score)
     changed = case.changes(before)
+    if not changed:
+        row.digest = case.digest()
+        return False  # a partial record (a short notification) saying nothing new
     for name, value in _fields(case).items():
         setattr(row, name, value)
     row.digest = case.digest()
@@ -308,9 +379,135 @@ def _update(
     ticket.updated_at = now
     detail = CaseUpdated(feed.name, case.case_id, tuple((k, o, n) for k, (o, n) in changed.items()))
     entries = [events.Entry(actor(feed), detail)]
+    if "level" in changed:
+        entries += _replan(session, ticket, case, deps, feed)
     if "deadline" in changed and case.deadline is not None:
         entries += _move_close(session, row.ticket_id, case.deadline, deps, feed)
+    meaning = meaning_of(case.status, feed.statuses) if "status" in changed else None
+    result = resurvey_result(case, meaning, feed.zero_complaint_max_score)
+    if result is not None and row.zero_complaint_result != result.value:
+        entries.append(_settle_zero_complaint(row, case, result, feed, deps, now))
+    if meaning is Meaning.ESCALATED:
+        entries += _raise_severity(ticket, deps, feed)
     records.add_events(session, row.ticket_id, now, entries)
+    if meaning is Meaning.CLOSED:
+        _close(session, ticket, case, feed, deps, now)
+    return True
+
+
+def _settle_zero_complaint(
+    row: ManufacturerCase,
+    case: FeedCase,
+    result: ZeroComplaintResult,
+    feed: FeedSettings,
+    deps: Deps,
+    now: datetime,
+) -> events.Entry:
+    """The re-survey's verdict on the case, and the fine for a failure, kept for the reports."""
+    penalty = zero_complaint_penalty(deps) if result is ZeroComplaintResult.FAILURE else None
+    row.zero_complaint_result = result.value
+    row.zero_complaint_penalty = penalty
+    row.resurveyed_at = now
+    log.info(
+        "feed %s: case %s zero-complaint %s%s",
+        feed.name,
+        case.case_id,
+        result.value,
+        f", penalty {penalty:g}" if penalty is not None else "",
+    )
+    return events.Entry(
+        actor(feed),
+        ZeroComplaint(
+            feed.name,
+            case.case_id,
+            result.value,
+            case.survey_score,
+            case.resurvey_score,
+            penalty,
+        ),
+    )
+
+
+def zero_complaint_penalty(deps: Deps) -> float:
+    """The fine for a failed zero-complaint case: [reports.penalties] zero_complaint_failure
+    (seed 000: 3000)."""
+    return float(deps.settings.reports.penalties.zero_complaint_failure)
+
+
+def _raise_severity(ticket: Ticket, deps: Deps, feed: FeedSettings) -> list[events.Entry]:
+    """The manufacturer escalated the case: one severity level up, as a late ticket moves."""
+    scale = deps.settings.classifier.severity_scale
+    raised = clocks.raise_level(ticket.severity, scale)
+    if raised == ticket.severity:
+        return []  # already at the top, or a level the scale does not know
+    log.info(
+        "%s severity %s -> %s: escalated by %s", ticket.number, ticket.severity, raised, feed.oem
+    )
+    upgraded = events.SeverityUpgraded(ticket.severity, raised, "manufacturer")
+    ticket.severity = raised
+    return [events.Entry(actor(feed), upgraded)]
+
+
+def _close(
+    session: Session,
+    ticket: Ticket,
+    case: FeedCase,
+    feed: FeedSettings,
+    deps: Deps,
+    now: datetime,
+) -> None:
+    """The manufacturer closed the case: the ticket closes the way `tickets act` closes it,
+    each step audited with the feed as the actor. A ticket nobody has worked yet stays open."""
+    status = Status(ticket.status)
+    if status is Status.CLOSED:
+        return
+    path = CLOSE_PATH.get(status)
+    if path is None:
+        log.warning(
+            "%s stays %s: %s closed case %s before anyone contacted the customer",
+            ticket.number,
+            ticket.status,
+            feed.oem,
+            case.case_id,
+        )
+        return
+    cause = f"closed by the manufacturer ({feed.oem} case {case.case_id}: {case.status})"
+    for event in path:
+        # The manufacturer asked its customer already: no satisfaction mail of ours.
+        acting.act_in(session, deps, ticket.number, event, actor(feed), cause, now, mail=False)
+
+
+def _replan(
+    session: Session, ticket: Ticket, case: FeedCase, deps: Deps, feed: FeedSettings
+) -> list[events.Entry]:
+    """The manufacturer changed the case's level: its running clocks are counted again from
+    dispatch on the allowances that level has in [[clocks.rules]] (e.g. 升级 8 h, 重要 4 h)."""
+    triage = deps.triage
+    customer = session.get_one(Customer, ticket.customer_id)
+    facts = clocks.TicketFacts(
+        "manufacturer",
+        ticket.category,
+        ticket.severity,
+        customer.tier,
+        bool(ticket.major),
+        case.oem,
+        case.level,
+    )
+    plans = {p.kind.value: p for p in clocks.plan_clocks(facts, triage.clock_settings)}
+    why = (f"the manufacturer's level changed to {case.level or '(none)'}",)
+    entries: list[events.Entry] = []
+    for clock in clockrows.of_ticket(session, ticket.id):
+        plan = plans.get(clock.kind)
+        if plan is None or (clock.kind == ClockKind.CLOSE.value and case.deadline is not None):
+            continue  # the manufacturer's own deadline wins for closing
+        before = clockrows.state_of(clock)
+        moved = replanned(before, plan, triage.calendar)
+        if moved is None or before.due_at is None or moved.due_at is None:
+            continue
+        clockrows.write(clock, moved, clocks.next_action_at(moved, triage.calendar))
+        audit = events.ClockMoved(clock.kind, plan.rule, before.due_at, moved.due_at, why)
+        entries.append(events.Entry(actor(feed), audit))
+    return entries
 
 
 def _move_close(
@@ -364,6 +561,7 @@ def _count(
         state.newest_dispatched_at = newest
     state.last_error = ""
     state.last_error_at = None
+    state.failing_since = None
 
 
 def drain_folder(
@@ -395,3 +593,89 @@ def drain_folder(
         handled += 1
         on_file()
     return handled
+
+
+# -- notification mails ---------------------------------------------------------------------------
+
+
+def mail_shape(feed: FeedSettings) -> MailShape:
+    return MailShape(feed.name, feed.senders, feed.subjects, dict(feed.fields), dict(feed.patterns))
+
+
+def mail_feed(msg: InboundMessage, raw: RawMail, deps: Deps) -> FeedSettings | None:
+    """The mail feed whose notification this is, if any. A sender our receiving servers say is
+    forged (DMARC failed) is nobody's feed: its mail goes the way of any other, to be held."""
+    feeds = [f for f in deps.settings.feeds if f.kind == "mail"]
+    found = next((f for f in feeds if recognises(mail_shape(f), msg.sender, msg.subject)), None)
+    trusted = deps.settings.tickets.trusted_authserv_ids
+    if found is not None and trusted:
+        domain = msg.sender.rpartition("@")[2]
+        if authres.dmarc_failure(authres.header_values(raw.data), trusted, domain) is not None:
+            return None
+    return found
+
+
+def file_mail(
+    session: Session,
+    msg: InboundMessage,
+    raw: RawMail,
+    sha256: str,
+    deps: Deps,
+    now: datetime,
+    run: Run,
+) -> Outcome | None:
+    """A manufacturer's notification mail filed as the records it announces, one ticket per
+    case, in the caller's transaction; never answered. None when no mail feed recognises it.
+    A mail that announces no readable case is quarantined with its bytes and the reason (and
+    any good cases in it filed); `quarantine retry` reads it again after the feed is fixed."""
+    feed = mail_feed(msg, raw, deps)
+    if feed is None:
+        return None
+    ident = msg.message_id or sha256[:16]
+    found = extract(mail_shape(feed), raw.data, msg.text)
+    if isinstance(found, Rejection):
+        return _refuse_mail(session, feed, raw, sha256, ident, found, deps, now, run)
+    items = [SourceRecord(f"mail {ident}", data) for data in found]
+
+    def held(session: Session, item: SourceRecord, why: Rejection) -> int:
+        return 0  # the whole mail is kept below, with its bytes
+
+    filed = ingest_in(session, items, feed, deps, f"mail {ident}", now, run.send_mail, held)
+    if filed.rejections:
+        _, first = filed.rejections[0]
+        return _refuse_mail(session, feed, raw, sha256, ident, first, deps, now, run)
+    report = filed.report
+    ticket_id = filed.ticket_ids[0]
+    disposition = Disposition.FILED if report.imported else Disposition.FOLLOWUP
+    records.store_message(
+        session,
+        msg,
+        raw,
+        ticket_id=ticket_id,
+        disposition=disposition.value,
+        reason=f"manufacturer {feed.name}",
+        max_attachment_bytes=deps.settings.tickets.max_attachment_bytes,
+    )
+    number = session.get_one(Ticket, ticket_id).number
+    log.info("%s notification of feed %s: case filed on %s", ident, feed.name, number)
+    return Outcome(disposition, ticket=number, message_id=msg.message_id)
+
+
+def _refuse_mail(
+    session: Session,
+    feed: FeedSettings,
+    raw: RawMail,
+    sha256: str,
+    ident: str,
+    why: Rejection,
+    deps: Deps,
+    now: datetime,
+    run: Run,
+) -> Outcome:
+    """Quarantine a notification we cannot read, with its bytes; the feed is failing."""
+    detail = f"feed {feed.name}: {why.detail}"
+    _failed(session, feed.name, f"mail {ident}", f"{why.reason}: {why.detail}", now)
+    outcome = refusal.quarantine_in(session, raw, sha256, why.reason, detail, deps, run)
+    if outcome.disposition is Disposition.QUARANTINED and run.retry_of is None:
+        _state(session, feed.name).quarantined += 1
+    return outcome

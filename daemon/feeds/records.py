@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from daemon.clocks import (
     Unit,
     start,
 )
+from daemon.lifecycle import Event, Status
 from daemon.workdays import BusinessCalendar
 
 # The fields a feed maps from the source's own names; case_id and dispatched_at are required.
@@ -45,6 +47,7 @@ FIELDS = (
     "survey_score",
     "status",
     "deadline",
+    "resurvey_score",  # the manufacturer's re-survey of a zero-complaint case (零抱怨), 7 days on
 )
 REQUIRED = ("case_id", "dispatched_at")
 # How a quarantined record's origin starts ("feed dscrm: export.xlsx row 7"): no mail to retry.
@@ -61,6 +64,9 @@ _LOCAL_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y.%m.%d %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日%H:%M",
 )
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
@@ -100,6 +106,7 @@ class FeedCase:
     status: str = ""
     deadline: datetime | None = None  # the manufacturer's own deadline, when it gives one
     zero_complaint: bool = False  # survey score at or below the feed's threshold (零抱怨)
+    resurvey_score: float | None = None  # the re-survey's score, once the manufacturer has one
 
     def digest(self) -> str:
         """Changes when anything the manufacturer says about the case changes."""
@@ -132,7 +139,23 @@ MANUFACTURER_FIELDS = (
     "plate",
     "model",
     "text",
+    "resurvey_score",
 )
+
+
+def merged(case: FeedCase, before: Mapping[str, object], max_score: float) -> FeedCase:
+    """A later record of a known case, its blanks filled from what we know (`before`, the
+    stored manufacturer fields): a short notification saying only the new status clears
+    nothing. A zero-complaint case stays one, whatever score a later record carries."""
+    kept: dict[str, object] = {}
+    for name in MANUFACTURER_FIELDS:
+        value, old = getattr(case, name), before.get(name)
+        if name != "zero_complaint" and value in (None, "") and old not in (None, ""):
+            kept[name] = old
+    out = replace(case, **kept)  # type: ignore[arg-type]
+    score = out.survey_score
+    zero = bool(before.get("zero_complaint")) or (score is not None and score <= max_score)
+    return replace(out, zero_complaint=zero)
 
 
 def _plain(value: object) -> object:
@@ -171,11 +194,14 @@ def read_record(record: Mapping[str, Cell], shape: FeedShape) -> FeedCase | Reje
     if shape.levels and level and level not in shape.levels:
         known = "、".join(shape.levels)
         return Rejection("unknown-level", f"level {level!r} is none of {known}")
-    score: float | None = None
-    if not _blank(values.get("survey_score")):
-        score = _number(values.get("survey_score"))
-        if score is None:
-            return Rejection("bad-value", _bad(shape, "survey_score", values.get("survey_score")))
+    scores: dict[str, float | None] = {}
+    for name in ("survey_score", "resurvey_score"):
+        scores[name] = None
+        if not _blank(values.get(name)):
+            scores[name] = _number(values.get(name))
+            if scores[name] is None:
+                return Rejection("bad-value", _bad(shape, name, values.get(name)))
+    score = scores["survey_score"]
     email = text_of(values.get("customer_email"))
     return FeedCase(
         oem=shape.oem,
@@ -193,6 +219,7 @@ def read_record(record: Mapping[str, Cell], shape: FeedShape) -> FeedCase | Reje
         status=text_of(values.get("status")),
         deadline=deadline,
         zero_complaint=score is not None and score <= shape.zero_complaint_max_score,
+        resurvey_score=scores["resurvey_score"],
     )
 
 
@@ -235,7 +262,8 @@ def _number(value: Cell) -> float | None:
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
         try:
-            number = float(value.strip())
+            # A score written for people: "5分", "5 分".
+            number = float(value.strip().removesuffix("分").strip())
         except ValueError:
             return None
         return number if math.isfinite(number) else None
@@ -367,3 +395,99 @@ def moved_to_deadline(
     fresh = start(plan, state.started_at, calendar)
     # Reminders already sent stay sent; the rest fall on the new allowance.
     return replace(fresh, reminders_sent=state.reminders_sent)
+
+
+def replanned(state: ClockState, plan: ClockPlan, calendar: BusinessCalendar) -> ClockState | None:
+    """A running clock counted again from its start (dispatch) on the plan the case's new level
+    calls for; None when it does not move: stopped, paused, already breached (the breach stands
+    in the ledger), or the plan is the same."""
+    if state.running_since is None or state.stopped_at is not None:
+        return None
+    if state.breached_at is not None or state.plan.allowance == plan.allowance:
+        return None
+    fresh = start(plan, state.started_at, calendar)
+    if fresh.due_at == state.due_at:
+        return None
+    # Reminders already sent stay sent; the rest fall on the new allowance.
+    return replace(fresh, reminders_sent=state.reminders_sent)
+
+
+# -- what the manufacturer's status words mean ----------------------------------------------------
+
+
+class Meaning(StrEnum):
+    """What a manufacturer's status means to us, from the feed's `statuses` table."""
+
+    OPEN = "open"  # still with the dealer: nothing to do
+    CLOSED = "closed"  # the manufacturer closed the case: our ticket closes
+    ESCALATED = "escalated"  # the manufacturer raised it: one severity level up
+    SATISFIED = "satisfied"  # the re-survey found the customer satisfied (零抱怨 achieved)
+    UNSATISFIED = "unsatisfied"  # the re-survey found them still unhappy (零抱怨 failed)
+
+
+def meaning_of(status: str, statuses: Mapping[str, str]) -> Meaning | None:
+    """What the manufacturer's status word means; None for a word the table does not name."""
+    found = statuses.get(status.strip())
+    return Meaning(found) if found is not None else None
+
+
+# How a ticket gets to closed when the manufacturer closed its case: the events of the ticket
+# table from each state that has a result to close on. The manufacturer's own callback stands
+# for ours. Earlier states (nobody has contacted the customer yet) have no honest path: the
+# ticket stays open, audited, for the handler to finish.
+CLOSE_PATH: Mapping[Status, tuple[Event, ...]] = {
+    Status.CALLBACK_DONE: (Event.CLOSE,),
+    Status.RESOLVED: (Event.CALLBACK, Event.CLOSE),
+    Status.CONTACTED: (Event.RESOLVE, Event.CALLBACK, Event.CLOSE),
+    Status.REOPENED: (Event.RESOLVE, Event.CALLBACK, Event.CLOSE),
+    Status.PAUSED: (Event.RESOLVE, Event.CALLBACK, Event.CLOSE),
+}
+
+
+# -- 零抱怨: the re-survey of a zero-complaint case ---------------------------------------------
+
+
+class ZeroComplaintResult(StrEnum):
+    SUCCESS = "success"  # satisfied at the re-survey: a zero complaint
+    FAILURE = "failure"  # still unhappy: the dealer is fined
+
+
+def resurvey_result(
+    case: FeedCase, meaning: Meaning | None, max_score: float
+) -> ZeroComplaintResult | None:
+    """The re-survey's verdict on a zero-complaint case: by its score (above the threshold is
+    satisfied) or, without one, by what the status says; None while there is none."""
+    if not case.zero_complaint:
+        return None
+    if case.resurvey_score is not None:
+        if case.resurvey_score > max_score:
+            return ZeroComplaintResult.SUCCESS
+        return ZeroComplaintResult.FAILURE
+    if meaning is Meaning.SATISFIED:
+        return ZeroComplaintResult.SUCCESS
+    if meaning is Meaning.UNSATISFIED:
+        return ZeroComplaintResult.FAILURE
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroComplaint:
+    """The re-survey closed a zero-complaint case's loop: success, or failure and its penalty."""
+
+    kind: ClassVar[events.Kind] = events.Kind.ZERO_COMPLAINT
+    feed: str
+    case_id: str
+    result: str  # ZeroComplaintResult
+    survey_score: float | None
+    resurvey_score: float | None
+    penalty: float | None  # the fine for a failure (config [reports.penalties]); None on success
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "feed": self.feed,
+            "case_id": self.case_id,
+            "result": self.result,
+            "survey_score": self.survey_score,
+            "resurvey_score": self.resurvey_score,
+            "penalty": self.penalty,
+        }

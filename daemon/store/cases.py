@@ -36,6 +36,11 @@ class ManufacturerCase(Base):
     plate: Mapped[str] = mapped_column(String(40), default="")
     model: Mapped[str] = mapped_column(String(100), default="")
     text: Mapped[str] = mapped_column(Text, default="")
+    resurvey_score: Mapped[float | None] = mapped_column(Float)
+    # 零抱怨: "success" or "failure" once the re-survey settled it, with the failure's fine.
+    zero_complaint_result: Mapped[str | None] = mapped_column(String(20))
+    zero_complaint_penalty: Mapped[float | None] = mapped_column(Float)
+    resurveyed_at: Mapped[datetime | None]
     # FeedCase.digest() of the last record: the same record again changes nothing.
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
@@ -56,6 +61,10 @@ class FeedState(Base):
     newest_dispatched_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_error_at: Mapped[datetime | None]
+    # The first error since the last success: `complaintd status` alerts when it is old.
+    failing_since: Mapped[datetime | None]
+    # An http feed's cursor (or since-timestamp) for its next poll, saved after each commit.
+    cursor: Mapped[str] = mapped_column(Text, default="")
 
 
 def case_of_ticket(session: Session, ticket_id: int) -> ManufacturerCase | None:
@@ -75,4 +84,14 @@ def case_view(case: ManufacturerCase | None, show: Any) -> dict[str, Any] | None
         "status": case.status or None,
         "zero_complaint": case.zero_complaint,
         "deadline": show(case.deadline),
+        # 零抱怨 state: None (not one), "pending" (awaiting the re-survey), "success", "failure".
+        "zero_complaint_state": _zero_state(case),
+        "resurvey_score": case.resurvey_score,
+        "penalty": case.zero_complaint_penalty,
     }
+
+
+def _zero_state(case: ManufacturerCase) -> str | None:
+    if not case.zero_complaint:
+        return None
+    return case.zero_complaint_result or "pending"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +16,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +25,57 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every instance sharing the database.
 _UPGRADE_LOCK = 0x636F6D70
+# How long a SQLite statement waits for another writer before it fails as locked.
+BUSY_TIMEOUT_MS = 60_000
 
 
 class Unavailable(Exception):
     """The database cannot be opened for a reason an operator can fix: one line with the URL
     (password hidden), the cause and what to do."""
+
+
+class _Turns:
+    """SQLite's writers in this process, served in the order they asked.
+
+    SQLite has one writer and a waiting one polls for the lock, sleeping up to 100 ms between
+    tries; the filing of batches, which asks again a moment after each commit, would win nearly
+    every time and the outbox wait seconds to claim its mail. Waiting here instead, each
+    writer gets the lock as the one before it lets go. A thread already in a transaction goes
+    straight in; one that waits past the busy timeout goes on to SQLite's own waiting.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: collections.deque[int] = collections.deque()
+        self._owner: int | None = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                mine = False
+            else:
+                self._queue.append(me)
+                deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+                while self._owner is not None or self._queue[0] != me:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                mine = self._owner is None and self._queue[0] == me
+                self._queue.remove(me)
+                if mine:
+                    self._owner = me
+                else:
+                    self._cond.notify_all()
+        try:
+            yield
+        finally:
+            if mine:
+                with self._cond:
+                    self._owner = None
+                    self._cond.notify_all()
 
 
 class Store:
@@ -36,15 +85,32 @@ class Store:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._turns = _Turns() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def sent_log(self) -> Path | None:
+        """Where the outbox writes down mail the server accepted, beside a SQLite database
+        file: SQLite has one writer, and the filing batch holds it for a whole batch. None on
+        PostgreSQL, whose row locks let each mail be marked sent in the database at once."""
+        if self.dialect != "sqlite":
+            return None
+        path = make_url(self.url).database
+        if not path or path == ":memory:":
+            return None
+        return Path(path).with_name(Path(path).name + "-sent")
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any exception."""
-        with self._sessions.begin() as session:
+        if self._turns is None:
+            with self._sessions.begin() as session:
+                yield session
+            return
+        with self._turns.turn(), self._sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -55,6 +121,13 @@ class Store:
             Session(bind=conn, expire_on_commit=False) as session,
         ):
             yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits on its own, with no BEGIN ... COMMIT
+        around it: for one-row writes that must be durable at once (a mail marked sent)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     def upgrade(self) -> None:
         """Apply every pending migration; safe when several instances start at once."""
@@ -186,12 +259,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Writers take the lock at BEGIN: a deferred transaction that reads then writes can fail with
     # "database is locked" instead of waiting when another thread writes in between.
-    read_only = conn.get_execution_options().get("read_only", False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # each statement is its own transaction (Store.autocommit)
+    conn.exec_driver_sql("BEGIN" if options.get("read_only", False) else "BEGIN IMMEDIATE")

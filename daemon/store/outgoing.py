@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from daemon.store.models import OutboxMail, table
@@ -48,22 +48,35 @@ class DailyCap:
 
 
 _outbox = table(OutboxMail)
-_INSERT = insert(_outbox)
 # Every automatic mail counts, whatever its kind: a loop through staff notices is as much a
 # loop as one through acknowledgements. Both queries are ranges of ix_outbox_recipient_cap
 # (recipient, status, created_at), so the check never reads the rows a loop piled up.
 _COUNTED = ("pending", "sending", "sent", "failed")
-_QUEUED_SINCE = select(func.count()).where(
-    _outbox.c.recipient == bindparam("recipient"),
-    _outbox.c.status.in_(_COUNTED),
-    _outbox.c.created_at >= bindparam("since"),
+_capped = (
+    select(func.count())
+    .where(
+        _outbox.c.recipient == bindparam("cap_recipient"),
+        _outbox.c.status.in_(_COUNTED),
+        _outbox.c.created_at >= bindparam("cap_since"),
+    )
+    .scalar_subquery()
+) >= bindparam("cap_limit")
+# The cap is checked by the insert itself: one statement per queued mail.
+_INSERT = (
+    insert(_outbox)
+    .values(
+        status=case((_capped, "suppressed"), else_="pending"),
+        last_error=case((_capped, bindparam("cap_error")), else_=""),
+    )
+    .returning(_outbox.c.id, _outbox.c.status, _outbox.c.last_error)
 )
-_SUPPRESSED_SINCE = (
+_SUPPRESSED_BEFORE = (
     select(_outbox.c.id)
     .where(
         _outbox.c.recipient == bindparam("recipient"),
         _outbox.c.status == "suppressed",
         _outbox.c.created_at >= bindparam("since"),
+        _outbox.c.id != bindparam("row"),
     )
     .limit(1)
 )
@@ -86,13 +99,8 @@ def enqueue(
 ) -> Enqueued:
     """Queue one mail; past the recipient's daily cap it is kept but suppressed, with why."""
     conn = session.connection()
-    params = {"recipient": mail.recipient, "since": day_start}
-    status, error, first = "pending", "", False
-    if (conn.execute(_QUEUED_SINCE, params).scalar() or 0) >= cap.limit:
-        status = "suppressed"
-        error = f"daily cap of {cap.limit} automatic mails to this {cap.audience} address reached"
-        first = conn.execute(_SUPPRESSED_SINCE, params).first() is None
-    conn.execute(
+    error = f"daily cap of {cap.limit} automatic mails to this {cap.audience} address reached"
+    row_id, status, error = conn.execute(
         _INSERT,
         {
             "ticket_id": ticket_id,
@@ -101,14 +109,20 @@ def enqueue(
             "message_id": mail.message_id,
             "subject": mail.subject,
             "raw": mail.raw,
-            "status": status,
             "auto_reply": mail.auto_reply,
             "attempts": 0,
             "next_attempt_at": now,
-            "last_error": error,
             "created_at": now,
+            "cap_recipient": mail.recipient,
+            "cap_since": day_start,
+            "cap_limit": cap.limit,
+            "cap_error": error,
         },
-    )
+    ).one()
+    first = False
+    if status == "suppressed":
+        params = {"recipient": mail.recipient, "since": day_start, "row": row_id}
+        first = conn.execute(_SUPPRESSED_BEFORE, params).first() is None
     return Enqueued(status, error, first)
 
 
@@ -145,11 +159,21 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     return sorted((Due(*row) for row in taken), key=lambda due: order[due.id])
 
 
-def raw_of(session: Session, row_id: int) -> bytes | None:
+# Recording an attempt is a statement or two on a row the worker holds: a session's
+# connection, or a connection of the worker's own that commits each statement as it goes.
+Db = Session | Connection
+
+
+def _conn(db: Db) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+_RAW = select(_outbox.c.raw).where(_outbox.c.id == bindparam("row"), _outbox.c.status == "sending")
+
+
+def raw_of(db: Db, row_id: int) -> bytes | None:
     """The rendered mail of a row this worker holds; None when it is no longer ours."""
-    raw: bytes | None = session.connection().scalar(
-        select(_outbox.c.raw).where(_outbox.c.id == row_id, _outbox.c.status == "sending")
-    )
+    raw: bytes | None = _conn(db).scalar(_RAW, {"row": row_id})
     return raw
 
 
@@ -163,30 +187,43 @@ def waiting(session: Session) -> int:
     )
 
 
-def _finish(session: Session, row_id: int, **values: object) -> None:
+_FINISH = update(_outbox).where(_outbox.c.id == bindparam("row"), _outbox.c.status == "sending")
+_SENT = _FINISH.values(
+    lease_until=None, attempts=_outbox.c.attempts + 1, status="sent", last_error=""
+)
+
+
+def _finish(db: Db, row_id: int, **values: object) -> None:
     """Record one attempt on a row this worker holds (status 'sending')."""
-    session.connection().execute(
+    _conn(db).execute(
         update(_outbox)
         .where(_outbox.c.id == row_id, _outbox.c.status == "sending")
         .values(lease_until=None, attempts=_outbox.c.attempts + 1, **values)
     )
 
 
-def mark_sent(session: Session, row_id: int, now: datetime) -> None:
-    _finish(session, row_id, status="sent", sent_at=now, last_error="")
+def mark_sent(db: Db, row_id: int, now: datetime) -> None:
+    # Once per mail delivered: one statement compiled once.
+    _conn(db).execute(_SENT, {"row": row_id, "sent_at": now})
 
 
-def mark_retry(session: Session, row_id: int, retry_at: datetime, error: str) -> None:
-    _finish(session, row_id, status="pending", next_attempt_at=retry_at, last_error=error[:2000])
+def mark_sent_many(db: Db, sent: Sequence[tuple[int, datetime]]) -> None:
+    """Record mail the server accepted, written down earlier (daemon.outbox.SentLog)."""
+    if sent:
+        _conn(db).execute(_SENT, [{"row": row_id, "sent_at": at} for row_id, at in sent])
 
 
-def mark_failed(session: Session, row_id: int, error: str) -> None:
-    _finish(session, row_id, status="failed", last_error=error[:2000])
+def mark_retry(db: Db, row_id: int, retry_at: datetime, error: str) -> None:
+    _finish(db, row_id, status="pending", next_attempt_at=retry_at, last_error=error[:2000])
 
 
-def renew(session: Session, row_ids: Sequence[int], until: datetime) -> None:
+def mark_failed(db: Db, row_id: int, error: str) -> None:
+    _finish(db, row_id, status="failed", last_error=error[:2000])
+
+
+def renew(db: Db, row_ids: Sequence[int], until: datetime) -> None:
     """Keep claimed rows ours a while longer (the worker is still going through its batch)."""
-    session.connection().execute(
+    _conn(db).execute(
         update(_outbox)
         .where(_outbox.c.id.in_(list(row_ids)), _outbox.c.status == "sending")
         .values(lease_until=until)

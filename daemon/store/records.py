@@ -7,8 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, and_, bindparam, func, insert, not_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal_column,
+    not_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from daemon import events
 from daemon.confidential import WHY_NAMED as WITHHELD
@@ -32,33 +47,64 @@ from daemon.values import Assignment, Classification, InboundMessage, RawMail
 # The statements every message runs are built once, on tables, with bound parameters: they
 # compile once and skip the ORM, which is most of the cost of filing a message otherwise.
 _customers, _messages, _tickets = table(Customer), table(Message), table(Ticket)
-_INSERT_CUSTOMER = insert(_customers).returning(_customers.c.id)
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
 _INSERT_TICKET = insert(_tickets).returning(_tickets.c.id)
+_INSERT_EVENTS = insert(table(TicketEvent))
 _MESSAGE_SEEN = select(_messages.c.id).where(_messages.c.dedupe_key == bindparam("key"))
 _quarantined = table(Quarantined)
 _QUARANTINE_SEEN = select(_quarantined.c.id).where(_quarantined.c.sha256 == bindparam("sha256"))
-_CUSTOMER = select(_customers.c.id, _customers.c.tier, _customers.c.name).where(
-    _customers.c.address == bindparam("address")
-)
+
+
+def _customer_upsert(insert_for: Any) -> Any:
+    """One statement finds or creates the customer; a name learnt later fills an empty one."""
+    stmt = insert_for(_customers)
+    name = case((_customers.c.name == "", stmt.excluded.name), else_=_customers.c.name)
+    return stmt.on_conflict_do_update(
+        index_elements=[_customers.c.address], set_={"name": name}
+    ).returning(_customers.c.id, _customers.c.tier)
+
+
+_UPSERT_CUSTOMER = {
+    name: _customer_upsert(insert_for) for name, insert_for in DIALECT_INSERTS.items()
+}
 # A complaint is told from the same one sent again by its subject and body together: an
 # answering robot repeats both; a customer's second complaint differs in one at least.
 _same_complaint = and_(
     _messages.c.subject == bindparam("subject"), _messages.c.text == bindparam("text")
 )
-_distinct_complaints = (
-    select(_messages.c.subject, _messages.c.text)
-    .select_from(_tickets.join(_messages, _messages.c.ticket_id == _tickets.c.id))
-    .where(
-        _tickets.c.customer_id == bindparam("customer"),
-        _tickets.c.opened_at >= bindparam("since"),
-        _messages.c.disposition == "filed",
-        not_(_same_complaint),
+
+
+def _distinct_complaints(customer_id: Any) -> Any:
+    """The distinct complaints (subject and body) a customer opened tickets with since an
+    instant, other than this one."""
+    return (
+        select(_messages.c.subject, _messages.c.text)
+        .select_from(_tickets.join(_messages, _messages.c.ticket_id == _tickets.c.id))
+        .where(
+            _tickets.c.customer_id == customer_id,
+            _tickets.c.opened_at >= bindparam("since"),
+            _messages.c.disposition == "filed",
+            not_(_same_complaint),
+        )
+        .distinct()
+        .subquery()
     )
-    .distinct()
-    .subquery()
+
+
+_RECENT_TICKETS = select(func.count()).select_from(_distinct_complaints(bindparam("customer")))
+# The sender's history in one statement: whether the same mail came from them before (a robot
+# answering ours, or a complaint sent twice), and the complaints of the customer at that address.
+_customer_at = (
+    select(_customers.c.id).where(_customers.c.address == bindparam("address")).scalar_subquery()
 )
-_RECENT_TICKETS = select(func.count()).select_from(_distinct_complaints)
+_EARLIER = select(func.count()).select_from(_distinct_complaints(_customer_at)).scalar_subquery()
+_SAME_BODY = exists().where(
+    _messages.c.sender == bindparam("sender"),
+    _messages.c.received_at >= bindparam("body_since"),
+    _same_complaint,
+)
+_HISTORY = select(_SAME_BODY, _EARLIER)
+_EARLIER_ONLY = select(_EARLIER)
 _counters = table(TicketCounter)
 _NEXT_SERIAL = {
     name: insert_for(_counters)
@@ -203,16 +249,39 @@ class CustomerRef:
 
 
 def customer_for(session: Session, address: str, name: str, now: datetime) -> CustomerRef:
+    """The customer with this address, created on first sight."""
     conn = session.connection()
     values = fitted(
         _customers, {"address": address, "name": name, "tier": "standard", "created_at": now}
     )
-    found = conn.execute(_CUSTOMER, {"address": values["address"]}).first()
-    if found is None:
-        return CustomerRef(conn.execute(_INSERT_CUSTOMER, values).scalar_one(), "standard")
-    if name and not found.name:
-        session.execute(update(Customer).where(Customer.id == found.id).values(name=values["name"]))
+    found = conn.execute(_UPSERT_CUSTOMER[conn.dialect.name], values).one()
     return CustomerRef(found.id, found.tier)
+
+
+@dataclass(frozen=True, slots=True)
+class SenderHistory:
+    repeats: bool  # the same subject and body came from this sender within the body window
+    earlier: int  # distinct complaints the customer at this address opened tickets with
+
+
+def sender_history(
+    session: Session,
+    sender: str,
+    subject: str,
+    text: str,
+    body_since: datetime | None,
+    tickets_since: datetime,
+) -> SenderHistory:
+    """What the sender sent before, in one query; without a body window `repeats` is False.
+    `earlier` counts as recent_tickets does, for the customer whose address is the sender's."""
+    address = fitted(_customers, {"address": sender})["address"]
+    params = {"address": address, "subject": subject, "text": text, "since": tickets_since}
+    conn = session.connection()
+    if body_since is None:
+        return SenderHistory(False, int(conn.execute(_EARLIER_ONLY, params).scalar() or 0))
+    params |= {"sender": sender, "body_since": body_since}
+    repeats, earlier = conn.execute(_HISTORY, params).one()
+    return SenderHistory(bool(repeats), int(earlier or 0))
 
 
 def recent_tickets(
@@ -292,7 +361,7 @@ def add_events(
     """Append entries to a ticket's audit trail in one statement."""
     if entries:
         session.connection().execute(
-            insert(table(TicketEvent)),
+            _INSERT_EVENTS,
             [
                 {
                     "ticket_id": ticket_id,
@@ -415,15 +484,6 @@ def hold_again(session: Session, row_id: int, reason: str, detail: str) -> None:
 
 _held = table(HeldMessage)
 _HELD_SEEN = select(_held.c.id).where(_held.c.dedupe_key == bindparam("key"))
-_REPEATS_BODY = (
-    select(_messages.c.id)
-    .where(
-        _messages.c.sender == bindparam("sender"),
-        _messages.c.received_at >= bindparam("since"),
-        _same_complaint,
-    )
-    .limit(1)
-)
 _PARTY = (
     select(_messages.c.id)
     .where(
@@ -433,12 +493,6 @@ _PARTY = (
     )
     .limit(1)
 )
-
-
-def repeats_body(session: Session, sender: str, subject: str, text: str, since: datetime) -> bool:
-    """Has this sender sent the same subject and body since an instant?"""
-    params = {"sender": sender, "subject": subject, "text": text, "since": since}
-    return session.connection().execute(_REPEATS_BODY, params).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +520,17 @@ def is_customer_address(session: Session, ticket: Ticket, address: str) -> bool:
         return True
     params = {"ticket": ticket.id, "sender": address}
     return session.connection().execute(_PARTY, params).first() is not None
+
+
+_RECORDED: CompoundSelect[Any] = union_all(
+    select(literal_column("1")).where(_messages.c.dedupe_key == bindparam("key")),
+    select(literal_column("1")).where(_held.c.dedupe_key == bindparam("key")),
+).limit(1)
+
+
+def recorded(session: Session, dedupe_key: str) -> bool:
+    """Has this message been stored already, filed or held (message_seen or held_seen)?"""
+    return session.connection().execute(_RECORDED, {"key": dedupe_key}).first() is not None
 
 
 def held_seen(session: Session, dedupe_key: str) -> bool:

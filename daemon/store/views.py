@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, Text, exists, func, or_, select
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
 from daemon.clocks import ClockKind
@@ -33,39 +35,152 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    """Which tickets a listing holds; every field left empty matches every ticket."""
+
+    status: str | None = None
+    category: str | None = None
+    department: str | None = None
+    channel: str | None = None
+    handlers: tuple[str, ...] = ()  # person keys (a name is resolved to keys by the caller)
+    customer: str | None = None  # a substring of the address, name or phone
+    case_id: str | None = None  # a manufacturer's case id, whichever manufacturer
+    text: str | None = None  # a substring of the subject or of any message's text
+    opened_since: datetime | None = None
+    opened_until: datetime | None = None  # exclusive
+    breached: bool = False  # only tickets with a clock that breached
+    major: bool = False  # only major complaints
+
+
+def _like(term: str) -> str:
+    """A LIKE pattern matching `term` anywhere, its own % and _ taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contains(column: Any, term: str) -> ColumnElement[bool]:
+    # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite: ASCII letters fold on both, and
+    # Chinese has no case to fold.
+    return cast(ColumnElement[bool], column.ilike(_like(term), escape="\\"))
+
+
+def _digits(term: str) -> str:
+    """A phone number as stored in a customer's key (tel:+8613800138000): digits and +."""
+    return "".join(ch for ch in term if ch.isdigit() or ch == "+")
+
+
+def _matching(f: TicketFilter) -> Select[int]:
+    """The ids of the tickets `f` lets through."""
+    query = select(Ticket.id).join(Customer, Customer.id == Ticket.customer_id)
+    for column, value in (
+        (Ticket.status, f.status),
+        (Ticket.category, f.category),
+        (Ticket.department, f.department),
+        (Ticket.channel, f.channel),
+    ):
+        if value:
+            query = query.where(column == value)
+    case = cases.ManufacturerCase
+    if f.handlers:
+        query = query.where(Ticket.handler.in_(f.handlers))
+    if f.case_id:
+        query = query.where(exists().where(case.ticket_id == Ticket.id, case.case_id == f.case_id))
+    if f.customer:
+        terms = {f.customer}
+        phone = _digits(f.customer)
+        # A phone written with spaces or dashes still finds the number as stored.
+        if len(phone) >= 3 and len(phone) * 2 >= len(f.customer.replace(" ", "")):
+            terms.add(phone)
+        query = query.where(
+            or_(
+                *(
+                    or_(
+                        _contains(Customer.address, term),
+                        _contains(Customer.name, term),
+                        exists().where(
+                            case.ticket_id == Ticket.id,
+                            or_(
+                                _contains(case.customer_phone, term),
+                                _contains(case.customer_name, term),
+                                _contains(case.customer_email, term),
+                            ),
+                        ),
+                    )
+                    for term in sorted(terms)
+                )
+            )
+        )
+    if f.text:
+        query = query.where(
+            or_(
+                _contains(Ticket.subject, f.text),
+                exists().where(Message.ticket_id == Ticket.id, _contains(Message.text, f.text)),
+            )
+        )
+    if f.opened_since is not None:
+        query = query.where(Ticket.opened_at >= f.opened_since)
+    if f.opened_until is not None:
+        query = query.where(Ticket.opened_at < f.opened_until)
+    if f.breached:
+        query = query.where(
+            exists().where(TicketClock.ticket_id == Ticket.id, TicketClock.breached_at.is_not(None))
+        )
+    if f.major:
+        # An empty JSON list is stored as the text [] on both databases.
+        query = query.where(func.coalesce(sa_cast(Ticket.major, Text), "[]") != "[]")
+    return query
+
+
+def ticket_count(session: Session, f: TicketFilter) -> int:
+    """How many tickets `f` matches, whatever a listing's limit."""
+    return int(session.scalar(select(func.count()).select_from(_matching(f).subquery())) or 0)
+
+
 def ticket_list(
     session: Session,
-    status: str | None,
-    limit: int,
+    f: TicketFilter,
+    limit: int | None,
     show: Shown = _iso,
-    case_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    query = (
-        select(Ticket, Customer.address)
-        .join(Customer, Customer.id == Ticket.customer_id)
-        .order_by(Ticket.id.desc())
-        .limit(limit)
+    """The matching tickets, newest first, with every column an export needs."""
+    ids = _matching(f).order_by(Ticket.id.desc()).limit(limit).subquery()
+    case = cases.ManufacturerCase
+    breached = (
+        select(TicketClock.ticket_id)
+        .where(TicketClock.breached_at.is_not(None))
+        .group_by(TicketClock.ticket_id)
+        .subquery()
     )
-    if status:
-        query = query.where(Ticket.status == status)
-    if case_id:
-        # A manufacturer's case id, whichever manufacturer: each has one ticket.
-        case = cases.ManufacturerCase
-        query = query.join(case, case.ticket_id == Ticket.id).where(case.case_id == case_id)
+    query = (
+        select(Ticket, Customer.address, Customer.name, case.oem, case.case_id, breached.c[0])
+        .join(ids, ids.c.id == Ticket.id)
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(case, case.ticket_id == Ticket.id)
+        .outerjoin(breached, breached.c[0] == Ticket.id)
+        .order_by(Ticket.id.desc())
+    )
     return [
         {
             "number": t.number,
             "status": t.status,
             "customer": address,
+            "customer_name": name,
             "subject": t.subject,
+            "channel": t.channel,
             "category": t.category,
+            "department": t.department,
             "severity": t.severity,
             "major": list(t.major),
+            "breached": was_breached is not None,
             "handler": t.handler,
+            "manufacturer": oem,
+            "case_id": case_id,
             "opened_at": show(t.opened_at),
             "updated_at": show(t.updated_at),
+            "closed_at": show(t.closed_at),
         }
-        for t, address in session.execute(query)
+        for t, address, name, oem, case_id, was_breached in session.execute(query)
     ]
 
 

@@ -99,6 +99,9 @@ def test_xlsx_xls_and_gbk_csv_exports_each_become_tickets_and_move_to_done(h: Ha
         "status": "待处理",
         "zero_complaint": False,
         "deadline": None,
+        "zero_complaint_state": None,
+        "resurvey_score": None,
+        "penalty": None,
     }
 
 
@@ -287,6 +290,29 @@ def test_a_clock_rule_for_an_oem_level_sets_that_cases_clock(
     assert datetime.fromisoformat(due["DS090"]["due_at"]) == local(14)
     assert due["DS091"]["rule"] == "manufacturer-response"
     assert datetime.fromisoformat(due["DS091"]["due_at"]) == local(10, 30)
+
+
+def test_a_new_level_from_the_manufacturer_moves_the_running_clock_and_is_audited(
+    tmp_path: Path, db_url: str, sink: SmtpSink, clock: FakeClock
+):
+    h = Harness(write_config(tmp_path, db_url, sink.port, ORG + FEED + LEVEL_RULES), clock)
+    try:
+        write_xlsx(drop(h) / "a.xlsx", [row("DS092", level="一般")])
+        drain(h)
+        clock.advance(minutes=5)
+        write_xlsx(drop(h) / "b.xlsx", [row("DS092", level="重要")])
+        drain(h)
+        number = number_of(h, "DS092")
+        clocks = {c["kind"]: c for c in h.ticket(number)["clocks"]}
+        with h.session() as s:
+            moved = s.scalars(select(TicketEvent).where(TicketEvent.kind == "clock-moved")).one()
+    finally:
+        h.close()
+    assert clocks["first_response"]["rule"] == "faw-vw-important"
+    assert datetime.fromisoformat(clocks["first_response"]["due_at"]) == local(14)
+    assert datetime.fromisoformat(moved.detail["from"]) == local(10, 30)
+    assert datetime.fromisoformat(moved.detail["to"]) == local(14)
+    assert "重要" in str(moved.detail["because"])
 
 
 def test_a_case_that_arrives_already_late_breaches_at_the_next_sweep(h: Harness, clock: FakeClock):

@@ -67,6 +67,9 @@ def test_tickets_show_carries_the_manufacturers_case(config: Path, tmp_path: Pat
         "status": "待处理",
         "zero_complaint": True,
         "deadline": None,
+        "zero_complaint_state": "pending",
+        "resurvey_score": None,
+        "penalty": None,
     }
 
 

@@ -204,7 +204,9 @@ def test_an_unhappy_callback_reopens_the_ticket_and_takes_it_one_step_up(
     staff_desk.deliver(reply(notice, "回访 不满意"))
     assert staff_desk.ticket(number)["status"] == "reopened"
     (step,) = events_of(staff_desk, number, "escalated")
-    assert (step["detail"]["clock"], step["detail"]["emails"][0]) == (
-        "resolution",
+    # The customer's own unhappy answer takes the same path (test_reply_callback.py).
+    assert (step["detail"]["clock"], step["detail"]["rule"], step["detail"]["emails"][0]) == (
+        "callback",
+        "customer-unsatisfied",
         SERVICE_DIRECTOR,
     )

@@ -13,7 +13,7 @@ from support.daemon_run import DaemonProcess, query, wait_until
 from support.harness import calendar_covering_today, write_config
 from support.mail import complaint
 from support.org import SERVICE_MANAGER, STORE_ORG
-from support.smtp_sink import SmtpSink
+from support.smtp_sink import Received, SmtpSink
 from support.staffreply import CUSTOMER, REPAIR, replies_config, reply
 
 pytestmark = pytest.mark.dovecot
@@ -43,20 +43,35 @@ def daemon(tmp_path: Path, mailbox: Mailbox, sink: SmtpSink) -> Iterator[DaemonP
         process.stop()
 
 
+def _mail(sink: SmtpSink, number: str, word: str) -> Received | None:
+    """The mail to the service manager about ticket `number` whose subject has `word`."""
+    found = [
+        m
+        for m in sink.to(SERVICE_MANAGER)
+        if number in str(m.message["Subject"]) and word in str(m.message["Subject"])
+    ]
+    return found[0] if found else None
+
+
 def test_a_reply_to_the_assignment_in_the_mailbox_acknowledges_the_ticket(
     daemon: DaemonProcess, mailbox: Mailbox, sink: SmtpSink, tmp_path: Path
 ) -> None:
     database = tmp_path / "c.db"
     mailbox.append(complaint(REPAIR, sender=CUSTOMER))
-    wait_until(lambda: bool(sink.to(SERVICE_MANAGER)), 60, "the assignment mailed")
-    (notice,) = sink.to(SERVICE_MANAGER)
+    # Each wait is on a state of this ticket, never on a count of mails: a slow outbox or a
+    # mail sent twice cannot make the test read the wrong one.
+    wait_until(lambda: bool(query(database, "SELECT number FROM tickets")), 60, "the ticket")
+    ((number,),) = query(database, "SELECT number FROM tickets")
+    wait_until(lambda: _mail(sink, number, "新投诉") is not None, 60, "the assignment mailed")
+    notice = _mail(sink, number, "新投诉")
+    assert notice is not None
     mailbox.append(reply(notice, "签收\n下午给客户打电话"))
     wait_until(
         lambda: query(database, "SELECT status FROM tickets") == [("acknowledged",)],
         60,
         "the ticket acknowledged",
     )
-    wait_until(lambda: len(sink.to(SERVICE_MANAGER)) == 2, 60, "the confirmation mailed")
-    confirmation = sink.to(SERVICE_MANAGER)[-1]
-    assert "已执行" in str(confirmation.message["Subject"])
+    wait_until(lambda: _mail(sink, number, "已执行") is not None, 60, "the confirmation mailed")
+    confirmation = _mail(sink, number, "已执行")
+    assert confirmation is not None
     assert "已签收" in confirmation.text

@@ -55,6 +55,7 @@ def test_the_top_level_help_lists_every_command_once_in_order(
     assert listed == [
         "run", "check-config", "db", "replay", "tickets", "quarantine", "outbox",
         "held", "classify", "train", "status", "sweep", "report", "calendar", "feeds",
+        "retention",
     ]  # fmt: skip
 
 
@@ -70,7 +71,9 @@ LISTINGS = [
     ["held", "list"],
     ["held", "show", "1"],
     ["report", "missed"],
+    ["report", "summary"],
     ["calendar", "show", "2027"],
+    ["retention", "run"],
     ["status"],
 ]
 

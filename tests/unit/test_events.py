@@ -16,7 +16,8 @@ def test_kind_strings_are_those_of_stored_rows() -> None:
         "held", "held-released", "held-dropped", "delivery-failed", "reminded", "breached",
         "severity-upgraded", "escalated", "reassigned", "ambiguous-name", "clock-moved", "unheard",
         "major-reported", "satisfaction", "customer-mail",
-        "reply-applied", "reply-refused", "note", "manufacturer-updated",
+        "reply-applied", "reply-refused", "note", "manufacturer-updated", "zero-complaint",
+        "retention",
     }  # fmt: skip
 
 

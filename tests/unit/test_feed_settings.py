@@ -47,9 +47,15 @@ def test_two_feeds_with_one_name_are_refused():
         parse(FEED + FEED.replace("drop/faw", "drop/other"))
 
 
-def test_kinds_not_built_yet_are_refused_rather_than_ignored():
-    with pytest.raises(config.ConfigError, match="kind"):
+def test_an_http_feed_without_its_url_is_refused():
+    with pytest.raises(config.ConfigError, match="url"):
         parse(FEED.replace('oem = "faw-vw"', 'oem = "faw-vw"\nkind = "http"'))
+
+
+def test_a_webhook_feed_without_a_secret_is_refused():
+    hook = 'oem = "faw-vw"\nkind = "webhook"\nlisten_port = 8089'
+    with pytest.raises(config.ConfigError, match="secret"):
+        parse(FEED.replace('oem = "faw-vw"', hook))
 
 
 def test_clock_rules_can_name_an_oem_and_its_levels():

@@ -9,8 +9,9 @@ from daemon import events
 from daemon.clocks import ClockKind, ClockPlan, ClockSettings, TicketFacts, plan_clocks
 from daemon.lifecycle import Status
 from daemon.notices import TicketFacts as NoticeFacts
+from daemon.notices import UnsureName
 from daemon.opening import Mail, Opening, Policy, decide
-from daemon.values import Assignment, Classification, Delegation, Evidence
+from daemon.values import Ambiguity, Assignment, Classification, Delegation, Evidence
 from daemon.workdays import BusinessCalendar, CalendarSettings
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -128,3 +129,38 @@ def test_a_major_report_that_reaches_nobody_is_in_the_audit_trail() -> None:
             "why": "legal: nobody holds role legal",
         }
     ]
+
+
+UNSURE = Assignment(
+    "feng_yu",
+    "feng.yu@dealer.example",
+    ("care@dealer.example", "gm@dealer.example"),
+    ("wang_lei", "wang_qiang"),
+    ambiguous=(Ambiguity("王经理", ("wang_lei", "wang_qiang")),),
+    care_email="care@dealer.example",
+)
+NAMES = {"wang_lei": "王磊", "wang_qiang": "王强"}
+
+
+def _open_unsure() -> Opening:
+    policy = Policy(CAL, SH, "zh-CN", True, _promise, NAMES)
+    return decide(_c(), UNSURE, _plans(), False, FACTS, MAIL, policy, NOW)
+
+
+def test_an_ambiguous_title_is_audited_with_every_candidate() -> None:
+    unsure = [e.detail for e in _open_unsure().events if e.kind is events.Kind.AMBIGUOUS_NAME]
+    assert [u.as_json() for u in unsure] == [
+        {"term": "王经理", "people": ["wang_lei", "wang_qiang"]}
+    ]
+
+
+def test_only_customer_cares_inform_asks_whom_an_ambiguous_title_meant() -> None:
+    informs = {
+        x.notice.recipient: x.notice.context["unsure"]
+        for x in _open_unsure().letters
+        if x.kind == "inform"
+    }
+    assert informs == {
+        "care@dealer.example": (UnsureName("王经理", ("王磊", "王强")),),
+        "gm@dealer.example": (),
+    }

@@ -591,3 +591,26 @@ def test_check_catches_an_unknown_director_role() -> None:
 def test_check_catches_a_role_listed_twice() -> None:
     roles = (*ORG.roles, Role("technician", "技师"))
     assert problems_with(roles=roles) == ["[[org.roles]] technician: listed more than once"]
+
+
+# -- ambiguous titles ---------------------------------------------------------------------------
+
+TWO_WANGS = replace(
+    ORG, people=(*PEOPLE, person("wang_qiang", "王强", "sales_consultant", "sales", "wu_fang"))
+)
+
+
+def test_an_ambiguous_title_and_surname_is_carried_in_the_assignment() -> None:
+    a = assign(complaint("service", "sales"), "email", "王经理说会退钱，没退", TWO_WANGS, NOW)
+    assert [(u.term, u.people) for u in a.ambiguous] == [("王经理", ("wang_lei", "wang_qiang"))]
+    assert a.excluded == ("wang_lei", "wang_qiang")
+
+
+def test_the_assignment_names_the_care_manager_who_checks_an_ambiguous_name() -> None:
+    a = assign(complaint("service", "sales"), "email", "王经理说会退钱", TWO_WANGS, NOW)
+    assert a.care_email == email("zhou_jie")
+
+
+def test_a_title_that_fits_one_person_is_no_ambiguity() -> None:
+    a = assign(complaint("service", "sales"), "email", "王经理说会退钱，没退", ORG, NOW)
+    assert (a.excluded, a.ambiguous) == (("wang_lei",), ())

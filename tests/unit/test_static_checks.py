@@ -33,3 +33,10 @@ def test_ruff_finds_nothing_in_the_tree() -> None:
 def test_the_tree_is_formatted_as_ruff_formats_it() -> None:
     result = _run("ruff", "format", "--check", ".", "--no-cache")
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    # pytest imports test modules by their base name: a second file of the same name in
+    # another folder stops the collection ("import file mismatch").
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -1,0 +1,1 @@
+"""The desk's reports: figures for a period (figures), read from the store (gather)."""

@@ -34,9 +34,9 @@ from daemon.feeds.records import (
     Rejection,
     ZeroComplaint,
     ZeroComplaintResult,
+    deadline_plan,
     meaning_of,
     merged,
-    moved_to_deadline,
     raw_json,
     read_record,
     replanned,
@@ -494,38 +494,49 @@ def _replan(
         case.level,
     )
     plans = {p.kind.value: p for p in clocks.plan_clocks(facts, triage.clock_settings)}
-    why = (f"the manufacturer's level changed to {case.level or '(none)'}",)
-    entries: list[events.Entry] = []
-    for clock in clockrows.of_ticket(session, ticket.id):
-        plan = plans.get(clock.kind)
-        if plan is None or (clock.kind == ClockKind.CLOSE.value and case.deadline is not None):
-            continue  # the manufacturer's own deadline wins for closing
-        before = clockrows.state_of(clock)
-        moved = replanned(before, plan, triage.calendar)
-        if moved is None or before.due_at is None or moved.due_at is None:
-            continue
-        clockrows.write(clock, moved, clocks.next_action_at(moved, triage.calendar))
-        audit = events.ClockMoved(clock.kind, plan.rule, before.due_at, moved.due_at, why)
-        entries.append(events.Entry(actor(feed), audit))
-    return entries
+    if case.deadline is not None:
+        plans.pop(ClockKind.CLOSE.value, None)  # the manufacturer's own deadline wins for closing
+    why = f"the manufacturer's level changed to {case.level or '(none)'}"
+    return _move(
+        session, ticket.id, lambda state: plans.get(state.plan.kind.value), why, deps, feed
+    )
 
 
 def _move_close(
     session: Session, ticket_id: int, deadline: datetime, deps: Deps, feed: FeedSettings
 ) -> list[events.Entry]:
+    def plan(state: clocks.ClockState) -> clocks.ClockPlan | None:
+        if state.plan.kind is not ClockKind.CLOSE:
+            return None
+        return deadline_plan(state.plan, state.started_at, deadline)
+
+    return _move(session, ticket_id, plan, "the manufacturer's deadline changed", deps, feed)
+
+
+def _move(
+    session: Session,
+    ticket_id: int,
+    plan_for: Callable[[clocks.ClockState], clocks.ClockPlan | None],
+    why: str,
+    deps: Deps,
+    feed: FeedSettings,
+) -> list[events.Entry]:
+    """The ticket's running clocks counted again from dispatch on their new plans (None: the
+    clock stays), each move audited."""
     calendar = deps.triage.calendar
+    entries: list[events.Entry] = []
     for clock in clockrows.of_ticket(session, ticket_id):
-        if clock.kind != ClockKind.CLOSE.value:
-            continue
         before = clockrows.state_of(clock)
-        moved = moved_to_deadline(before, deadline, calendar)
+        plan = plan_for(before)
+        if plan is None:
+            continue
+        moved = replanned(before, plan, calendar)
         if moved is None or before.due_at is None or moved.due_at is None:
-            return []
+            continue
         clockrows.write(clock, moved, clocks.next_action_at(moved, calendar))
-        why = ("the manufacturer's deadline changed",)
-        audit = events.ClockMoved("close", moved.plan.rule, before.due_at, moved.due_at, why)
-        return [events.Entry(actor(feed), audit)]
-    return []
+        audit = events.ClockMoved(clock.kind, plan.rule, before.due_at, moved.due_at, (why,))
+        entries.append(events.Entry(actor(feed), audit))
+    return entries
 
 
 def _state(session: Session, feed: str) -> FeedState:

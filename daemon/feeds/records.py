@@ -357,50 +357,41 @@ def with_deadline(
 ) -> tuple[ClockPlan, ...]:
     """The clock plans with the close clock due at the manufacturer's own deadline: it wins
     over the configured allowance (a deadline before dispatch is due at once)."""
-    minutes = max((deadline - dispatched_at).total_seconds() / 60, 0.0)
-    allowance = Allowance(minutes, Unit.MINUTES, Basis.WALL)
     found = next((p for p in plans if p.kind is ClockKind.CLOSE), None)
-    if found is not None:
-        close = replace(found, rule="manufacturer-deadline", allowance=allowance)
-    else:
-        close = ClockPlan(
+    if found is None:
+        found = ClockPlan(
             ClockKind.CLOSE,
             "manufacturer-deadline",
-            allowance,
+            Allowance(0, Unit.MINUTES, Basis.WALL),
             tuple(sorted(set(settings.reminders))),
             settings.ladder,
             False,
         )
+    close = deadline_plan(found, dispatched_at, deadline)
     kept = [p for p in plans if p.kind is not ClockKind.CLOSE] + [close]
     order = list(ClockKind)
     return tuple(sorted(kept, key=lambda p: order.index(p.kind)))
 
 
+def deadline_plan(plan: ClockPlan, started_at: datetime, deadline: datetime) -> ClockPlan:
+    """The close clock's plan when the manufacturer gives its own deadline: due then, counted
+    from the same start (dispatch; a deadline before it is due at once)."""
+    minutes = max((deadline - started_at).total_seconds() / 60, 0.0)
+    allowance = Allowance(minutes, Unit.MINUTES, Basis.WALL)
+    return replace(plan, rule="manufacturer-deadline", allowance=allowance)
+
+
 def moved_to_deadline(
     state: ClockState, deadline: datetime, calendar: BusinessCalendar
 ) -> ClockState | None:
-    """The close clock of a known case due at the manufacturer's new deadline, counted from
-    the same start (dispatch); None when it does not move: stopped, paused, already breached
-    (the breach stands in the ledger), or due then already."""
-    if state.running_since is None or state.stopped_at is not None:
-        return None
-    if state.breached_at is not None or state.due_at == deadline:
-        return None
-    minutes = max((deadline - state.started_at).total_seconds() / 60, 0.0)
-    plan = replace(
-        state.plan,
-        rule="manufacturer-deadline",
-        allowance=Allowance(minutes, Unit.MINUTES, Basis.WALL),
-    )
-    fresh = start(plan, state.started_at, calendar)
-    # Reminders already sent stay sent; the rest fall on the new allowance.
-    return replace(fresh, reminders_sent=state.reminders_sent)
+    """The close clock of a known case due at the manufacturer's new deadline (see replanned)."""
+    return replanned(state, deadline_plan(state.plan, state.started_at, deadline), calendar)
 
 
 def replanned(state: ClockState, plan: ClockPlan, calendar: BusinessCalendar) -> ClockState | None:
-    """A running clock counted again from its start (dispatch) on the plan the case's new level
-    calls for; None when it does not move: stopped, paused, already breached (the breach stands
-    in the ledger), or the plan is the same."""
+    """A running clock counted again from its start (dispatch) on a new plan (the case's new
+    level, or the manufacturer's new deadline); None when it does not move: stopped, paused,
+    already breached (the breach stands in the ledger), or due then already."""
     if state.running_since is None or state.stopped_at is not None:
         return None
     if state.breached_at is not None or state.plan.allowance == plan.allowance:

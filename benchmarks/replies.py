@@ -2,7 +2,8 @@
 
 Files a pool of N complaints (not timed), builds one staff reply per ticket as a mail client
 sends it back (the handler answers the assignment notice: its plus-addressed Reply-To carries
-the signed token, the notice is quoted below), then in the same run times:
+the signed token, the notice is quoted below), then in the same run times, a batch of each in
+turn so that the machine's other work weighs on both alike:
 
   complaints  N new complaints (acknowledgement, assignment and inform notices queued)
   replies     the N replies: ack; ack + contacted; a note; contacted + resolved with a result
@@ -43,7 +44,7 @@ from daemon.deps import Deps, Run  # noqa: E402
 from daemon.pipeline import process_batch  # noqa: E402
 from daemon.sources import replay  # noqa: E402
 from daemon.store.models import OutboxMail, Ticket, TicketEvent  # noqa: E402
-from daemon.values import Disposition  # noqa: E402
+from daemon.values import Disposition, Received  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
 FILED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=SH)  # a Monday morning, no holiday near
@@ -204,11 +205,41 @@ def file_folder(folder: Path, deps: Deps) -> tuple[float, Counter[Disposition]]:
     seen: Counter[Disposition] = Counter()
     start = time.perf_counter()
     for batch in replay.batches(replay.read([folder])):
-        done = process_batch(batch, deps, Run())
-        if done.error is not None:
-            raise done.error
-        seen.update(o.disposition for o in done.outcomes)
+        _file_batch(batch, deps, seen)
     return time.perf_counter() - start, seen
+
+
+def file_in_turns(
+    folders: dict[str, Path], deps: Deps, profile: cProfile.Profile | None, profiled: str
+) -> dict[str, tuple[float, Counter[Disposition]]]:
+    """File the folders a replay batch of each in turn, so that whatever else the machine does
+    meanwhile weighs on each alike: seconds spent on each folder's batches, and what became of
+    its messages. `profiled` names the folder whose batches `profile` records."""
+    turns = {name: replay.batches(replay.read([folder])) for name, folder in folders.items()}
+    spent = dict.fromkeys(folders, 0.0)
+    seen: dict[str, Counter[Disposition]] = {name: Counter() for name in folders}
+    while turns:
+        for name, batches in list(turns.items()):
+            batch = next(batches, None)
+            if batch is None:
+                del turns[name]
+                continue
+            watched = profile if name == profiled else None
+            if watched is not None:
+                watched.enable()
+            start = time.perf_counter()
+            _file_batch(batch, deps, seen[name])
+            spent[name] += time.perf_counter() - start
+            if watched is not None:
+                watched.disable()
+    return {name: (spent[name], seen[name]) for name in folders}
+
+
+def _file_batch(batch: list[Received], deps: Deps, seen: Counter[Disposition]) -> None:
+    done = process_batch(batch, deps, Run())
+    if done.error is not None:
+        raise done.error
+    seen.update(o.disposition for o in done.outcomes)
 
 
 def count_events(deps: Deps, kind: str) -> int:
@@ -241,16 +272,12 @@ def main() -> None:
         write_complaints(work / "new", n, "new")
 
         now[0] += timedelta(minutes=30)
-        new_s, new = file_folder(work / "new", deps)
-        assert new[Disposition.FILED] == n, new
-
-        now[0] += timedelta(minutes=30)
         profile = cProfile.Profile() if args.profile else None
-        if profile is not None:
-            profile.enable()
-        replies_s, replied = file_folder(work / "replies", deps)
-        if profile is not None:
-            profile.disable()
+        folders = {"new": work / "new", "replies": work / "replies"}
+        filed = file_in_turns(folders, deps, profile, "replies")
+        new_s, new = filed["new"]
+        replies_s, replied = filed["replies"]
+        assert new[Disposition.FILED] == n, new
         assert replied[Disposition.FOLLOWUP] == n, replied
         applied = count_events(deps, "reply-applied")
         assert applied == n, f"{applied} of {n} replies applied"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon import clockmoves, clocks, customer_voice, events, lifecycle, notices, notify, route
@@ -81,13 +81,53 @@ def act(
     tells the customer.
     """
     with deps.store.transaction() as session:
-        return act_in(session, deps, number, event, actor, cause, now, handler, result)
+        ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number.upper()))
+        if ticket_id is None:
+            raise ActError(f"no ticket {number}; `complaintd tickets list` shows the numbers")
+        held = hold(session, ticket_id)
+        return act_in(session, deps, held, event, actor, cause, now, handler, result)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A ticket and its clocks (by kind), locked for the rest of the caller's transaction:
+    taken once, however many actions a reply applies."""
+
+    ticket: Ticket
+    clocks: dict[ClockKind, TicketClock]
+
+    def running(self) -> list[tuple[str, datetime]]:
+        """The clocks counting towards a due time now: (kind, due at)."""
+        return [
+            (row.kind, row.due_at)
+            for row in self.clocks.values()
+            if row.stopped_at is None and row.due_at is not None and row.paused_at is None
+        ]
+
+
+def hold(session: Session, ticket_id: int) -> Held:
+    """Lock a ticket's clocks, then the ticket, in the order a sweep takes them, so the two
+    never deadlock (PostgreSQL); SQLite's writer already holds the whole database."""
+    key = {"ticket": ticket_id}
+    if session.get_bind().dialect.name != "postgresql":
+        rows = session.scalars(_CLOCKS, key)
+        return Held(session.get_one(Ticket, ticket_id), {ClockKind(r.kind): r for r in rows})
+    # A sweep holding one of these rows finishes first; one starting later skips them.
+    clocks = {ClockKind(r.kind): r for r in session.scalars(_CLOCKS.with_for_update(), key)}
+    return Held(session.scalars(_TICKET.with_for_update(), key).one(), clocks)
+
+
+# Built once: every reply and staff action takes a ticket.
+_CLOCKS = (
+    select(TicketClock).where(TicketClock.ticket_id == bindparam("ticket")).order_by(TicketClock.id)
+)
+_TICKET = select(Ticket).where(Ticket.id == bindparam("ticket"))
 
 
 def act_in(
     session: Session,
     deps: Deps,
-    number: str,
+    held: Held,
     event: Event,
     actor: str,
     cause: str,
@@ -96,17 +136,13 @@ def act_in(
     result: str = "",
     mail: bool = True,
 ) -> ActResult:
-    """act() in the caller's transaction: a staff reply applies its commands in its own.
+    """act() in the caller's transaction, on a ticket it holds: a staff reply applies its
+    commands in its own.
 
     A RESOLVE tells the customer `result` (when given) and asks whether they are satisfied,
     whoever resolves and however; `mail=False` (a backfill) records without mailing.
     """
-    ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number.upper()))
-    if ticket_id is None:
-        raise ActError(f"no ticket {number}; `complaintd tickets list` shows the numbers")
-    # Clocks before the ticket, in the order a sweep takes them, so the two never deadlock.
-    rows = _locked_clocks(session, ticket_id)
-    ticket = _locked_ticket(session, ticket_id)
+    ticket, rows = held.ticket, held.clocks
     if now < ticket.opened_at:
         raise ActError(f"{now.isoformat()} is before the ticket was opened")
     before = Status(ticket.status)
@@ -114,7 +150,7 @@ def act_in(
     if handler is not None and event is not Event.ASSIGN:
         raise ActError(f"a handler is only named with {Event.ASSIGN.value}, not {event}")
     if event is Event.ASSIGN:
-        _assign(session, ticket, handler, actor, deps, now)
+        _assign(session, held, handler, actor, deps, now)
     newly_major = event is Event.MARK_MAJOR and not ticket.major
     if newly_major:
         ticket.major = [MARKED_BY_STAFF]
@@ -122,7 +158,7 @@ def act_in(
     changes = _move_clocks(session, ticket, rows, entry.transition, deps, now)
     target = entry.transition.target
     if newly_major:
-        changes += _report_major(session, ticket, rows, MARKED_BY_STAFF, deps, now)
+        changes += _report_major(session, held, MARKED_BY_STAFF, deps, now)
     ticket.status = target.value
     ticket.updated_at = now
     if target is Status.CLOSED:
@@ -135,21 +171,6 @@ def act_in(
         feed_writeback.on_transition(session, deps, ticket.id, ticket.number, target.value, now)
     log.info("%s %s by %s: %s -> %s (%s)", ticket.number, event, actor, before, target, cause)
     return ActResult(ticket.number, event.value, before.value, target.value, tuple(changes))
-
-
-def _locked_ticket(session: Session, ticket_id: int) -> Ticket:
-    query = select(Ticket).where(Ticket.id == ticket_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).one()
-
-
-def _locked_clocks(session: Session, ticket_id: int) -> dict[ClockKind, TicketClock]:
-    # A sweep holding one of these rows finishes first; one starting later skips them.
-    query = select(TicketClock).where(TicketClock.ticket_id == ticket_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {ClockKind(row.kind): row for row in session.scalars(query)}
 
 
 def _move_clocks(
@@ -191,9 +212,9 @@ def _plans(session: Session, ticket: Ticket, deps: Deps) -> tuple[clocks.ClockPl
 
 
 def _assign(
-    session: Session, ticket: Ticket, handler: str | None, actor: str, deps: Deps, now: datetime
+    session: Session, held: Held, handler: str | None, actor: str, deps: Deps, now: datetime
 ) -> None:
-    org = deps.triage.org
+    org, ticket = deps.triage.org, held.ticket
     if handler is None:
         raise ActError(f"{Event.ASSIGN.value} needs the new handler's person key (--to KEY)")
     person = route.find_person(org, handler)
@@ -217,16 +238,16 @@ def _assign(
         evidence=notices.cues((e["target"], e["phrase"]) for e in ticket.evidence),
         major=tuple(str(m) for m in ticket.major),
         handler=person.name,
-        deadlines=_deadlines(session, ticket, deps),
+        deadlines=_deadlines(held, deps),
     )
     notice = body.letter(deps.settings.service.default_language, person.email)
     notify.enqueue(session, notice, ticket.id, "assignment", deps.composer, deps.settings, now)
 
 
-def _deadlines(session: Session, ticket: Ticket, deps: Deps) -> tuple[notices.Deadline, ...]:
+def _deadlines(held: Held, deps: Deps) -> tuple[notices.Deadline, ...]:
     running = [
         (row.kind, row.due_at)
-        for row in clockrows.of_ticket(session, ticket.id)
+        for row in held.clocks.values()
         if row.stopped_at is None and row.due_at is not None
     ]
     return notices.deadlines(running, deps.settings.zone)
@@ -237,8 +258,7 @@ def _deadlines(session: Session, ticket: Ticket, deps: Deps) -> tuple[notices.De
 
 def _report_major(
     session: Session,
-    ticket: Ticket,
-    rows: dict[ClockKind, TicketClock],
+    held: Held,
     how: str,
     deps: Deps,
     now: datetime,
@@ -246,14 +266,14 @@ def _report_major(
 ) -> list[ClockChange]:
     """Tell the general manager and legal of a ticket that has just become major, in the
     caller's transaction; when the general manager heard it, the 24-hour report is met."""
-    org = deps.triage.org
+    org, ticket = deps.triage.org, held.ticket
     chart = route.Chart(org, now, frozenset(ticket.excluded))
     body = notices.Inform(
         notify.ticket_facts(session, ticket, deps.settings),
         evidence=notices.cues((e["target"], e["phrase"]) for e in ticket.evidence),
         major=tuple(str(m) for m in ticket.major),
         handler=getattr(chart.people.get(ticket.handler), "name", ticket.handler),
-        deadlines=_deadlines(session, ticket, deps),
+        deadlines=_deadlines(held, deps),
     )
     told: list[str] = []
     emails: list[str] = []
@@ -285,7 +305,7 @@ def _report_major(
     status = Status(ticket.status)
     entry = lifecycle.record(status, Event.REPORT_MAJOR, events.DAEMON, now, f"major ({how})")
     records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
-    return _move_clocks(session, ticket, rows, entry.transition, deps, now)
+    return _move_clocks(session, ticket, held.clocks, entry.transition, deps, now)
 
 
 def report_group(
@@ -308,14 +328,13 @@ def report_group(
         flags = matters.group_flags(tuple(str(m) for m in ticket.major))
         if flags is None:
             continue  # major already: its general manager and legal were told
-        # The same order as act(): clocks first, then the ticket.
-        rows = _locked_clocks(session, ticket.id)
-        ticket = _locked_ticket(session, ticket.id)
+        held = hold(session, ticket.id)
+        ticket = held.ticket
         ticket.major = list(flags)
         ticket.updated_at = now
         status = Status(ticket.status)
         cause = f"group complaint: {number} is about the same matter"
         entry = lifecycle.record(status, Event.MARK_MAJOR, events.DAEMON, now, cause)
         records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
-        _move_clocks(session, ticket, rows, entry.transition, deps, now)
-        _report_major(session, ticket, rows, matters.GROUP, deps, now, mail)
+        _move_clocks(session, ticket, held.clocks, entry.transition, deps, now)
+        _report_major(session, held, matters.GROUP, deps, now, mail)

@@ -24,7 +24,7 @@ from daemon.lifecycle import Event, Status
 from daemon.replycommands import Satisfaction
 from daemon.satisfaction import Reading
 from daemon.store import records
-from daemon.store.models import Message, OutboxMail, Ticket, TicketEvent
+from daemon.store.models import Message, Ticket
 from daemon.values import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -61,50 +61,19 @@ def answer_customer(
     return _to_customer(session, ticket, reach, body, by, text, deps, now)
 
 
-def tell_resolution(
-    session: Session, ticket: Ticket, result: str, deps: Deps, now: datetime, by: str
-) -> Told | None:
-    """Tell the customer the result of their resolved ticket; None when there is no result to
-    tell or they were told it already for this resolution."""
-    if not result.strip() or RESOLUTION in _told_since(
-        session, ticket, _resolved_at(session, ticket)
-    ):
-        return None
-    reach = _reach(session, ticket, deps)
-    body = notices.Resolution(reach.facts, result.strip())
-    return _to_customer(session, ticket, reach, body, by, result, deps, now)
-
-
-def ask_satisfaction(
-    session: Session, ticket: Ticket, deps: Deps, now: datetime, by: str = events.DAEMON
-) -> Told | None:
-    """Ask the customer whether they are satisfied with the result, once per resolution; None
-    when they were asked already."""
-    since = _resolved_at(session, ticket)
-    if SATISFACTION in _told_since(session, ticket, since):
-        return None
-    reach = _reach(session, ticket, deps)
-    return _ask(session, ticket, reach, since or now, by, deps, now)
-
-
 def resolved(
     session: Session, ticket: Ticket, result: str, deps: Deps, now: datetime, by: str
 ) -> None:
-    """What a resolution tells the customer, whoever resolved it and however: the result
-    (when one was written), then the satisfaction question; each once per resolution."""
+    """What the resolution being made at `now` tells the customer, whoever resolved it and
+    however: the result (when one was written), then the satisfaction question. Each
+    resolution is a new one (a reopened ticket resolved again asks again), so nothing told
+    before is looked up."""
     # What both mails need is read once: a resolution by reply is on the staff's hot path.
-    since = _resolved_at(session, ticket)
-    told = _told_since(session, ticket, since)
-    tell = bool(result.strip()) and RESOLUTION not in told
-    ask = SATISFACTION not in told
-    if not (tell or ask):
-        return
     reach = _reach(session, ticket, deps)
-    if tell:
+    if result.strip():
         body = notices.Resolution(reach.facts, result.strip())
         _to_customer(session, ticket, reach, body, by, result, deps, now)
-    if ask:
-        _ask(session, ticket, reach, since or now, events.DAEMON, deps, now)
+    _ask(session, ticket, reach, now, events.DAEMON, deps, now)
 
 
 def heard(
@@ -128,14 +97,14 @@ def heard(
         # the same exclusion with its audit entry (records.confine).
         ticket.excluded = list(check.excluded)
     a = reading.answer
-    verdict(session, ticket, a, msg.sender, msg.text, deps, now, mail)
+    verdict(session, acting.hold(session, ticket.id), a, msg.sender, msg.text, deps, now, mail)
     log.info("%s customer answered %s (%s)", ticket.number, a.verdict, a.said)
     return reading
 
 
 def verdict(
     session: Session,
-    ticket: Ticket,
+    held: acting.Held,
     answer: Satisfaction,
     by: str,
     said_in: str,
@@ -150,6 +119,7 @@ def verdict(
     mail `said_in` without its quotes. Raises InvalidTransition when there is no result to
     judge."""
     reading = satisfaction.reading_of(answer)
+    ticket = held.ticket
     records.add_event(
         session,
         ticket.id,
@@ -157,9 +127,7 @@ def verdict(
         by,
         events.Satisfaction(answer.verdict.value, answer.score, answer.said),
     )
-    result = acting.act_in(
-        session, deps, ticket.number, reading.event, by, reading.cause, now, mail=mail
-    )
+    result = acting.act_in(session, deps, held, reading.event, by, reading.cause, now, mail=mail)
     if reading.event is Event.REOPEN:
         reply = quoting.strip_reply(said_in).body[:_REPLY_CHARS]
         sweeps.escalate_unsatisfied(session, ticket, deps, now, answer, reply, mail)
@@ -230,13 +198,7 @@ def _to_customer(
             auto_reply=True,
         )
         queued = notify.enqueue(session, notice, ticket.id, what, deps.composer, deps.settings, now)
-        row = session.scalar(
-            select(OutboxMail.id)
-            .where(OutboxMail.ticket_id == ticket.id, OutboxMail.kind == what)
-            .order_by(OutboxMail.id.desc())
-            .limit(1)
-        )
-        told = Told(what, address, row, queued.status, queued.error)
+        told = Told(what, address, queued.row, queued.status, queued.error)
         log.info("%s %s to the customer by %s: %s", ticket.number, what, by, queued.status)
     mailed = events.CustomerMail(
         what, by, told.to, told.outbox, told.status, text.strip(), told.why
@@ -271,27 +233,3 @@ def _thread(session: Session, ticket: Ticket, deps: Deps) -> tuple[str | None, t
     if not theirs:
         return None, ()
     return theirs[-1], tuple(dict.fromkeys((theirs[0], theirs[-1])))
-
-
-def _resolved_at(session: Session, ticket: Ticket) -> datetime | None:
-    """When the ticket was last resolved."""
-    rows = session.execute(
-        select(TicketEvent.at, TicketEvent.detail)
-        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == events.Kind.TRANSITION)
-        .order_by(TicketEvent.id.desc())
-    ).all()
-    return next((r.at for r in rows if r.detail.get("event") == Event.RESOLVE.value), None)
-
-
-def _told_since(session: Session, ticket: Ticket, since: datetime | None) -> frozenset[str]:
-    """The mails the customer was sent (or meant to be sent) since the last resolution."""
-    if since is None:
-        return frozenset()
-    rows = session.scalars(
-        select(TicketEvent.detail).where(
-            TicketEvent.ticket_id == ticket.id,
-            TicketEvent.kind == events.Kind.CUSTOMER_MAIL,
-            TicketEvent.at >= since,
-        )
-    ).all()
-    return frozenset(str(d.get("what")) for d in rows)

@@ -41,9 +41,10 @@ def decide(
         return filing.Ignore("own-mail")
     # A reply token names its ticket too, for clients that drop our subject tag; it is
     # verified later, like everything else a reply says.
+    tokens = replies.tokens_of(msg, raw)
     numbers = [
         *numbers_in(msg.subject, deps.settings.tickets.prefix),
-        *(token.partition(".")[0].upper() for token in replies.tokens_of(msg, raw)),
+        *(token.partition(".")[0].upper() for token in tokens),
     ]
     ticket = records.thread_ticket(session, numbers, (*msg.in_reply_to, *msg.references))
     forged = _forged(msg, raw, deps)
@@ -56,7 +57,7 @@ def decide(
         if role is None:
             return filing.Hold(ticket, why, _hold_detail(why, msg, ticket))
         if role == "staff":
-            return staff_reply(session, ticket, msg, raw, deps, now, mail)
+            return staff_reply(session, ticket, msg, raw, tokens, deps, now, mail)
         return join(session, ticket, msg, role, deps, now, mail)
     if deps.triage.staff_key(msg.sender) is not None:
         logged = staffintake.parse(msg.text)
@@ -102,13 +103,14 @@ def staff_reply(
     ticket: Ticket,
     msg: InboundMessage,
     raw: RawMail,
+    tokens: tuple[str, ...],
     deps: Deps,
     now: datetime,
     mail: bool,
 ) -> filing.Join | filing.Hold:
     """A staff member's mail on a ticket: a note, commands to apply, or held when it fails a
     check (daemon.replies)."""
-    judged = replies.judge(session, ticket, msg, raw, deps, now, mail)
+    judged = replies.judge(session, ticket, msg, raw, tokens, deps, now, mail)
     if isinstance(judged, replies.Refused):
         return filing.Hold(ticket, judged.reason, judged.detail, judged.letters)
     joined = join(session, ticket, msg, "staff", deps, now, mail)

@@ -230,6 +230,8 @@ def _clean_id(raw: str) -> str | None:
 def message_ids(value: str) -> tuple[str, ...]:
     """Every msg-id in a header value (In-Reply-To, References), in order, duplicates dropped."""
     text = unfold(value)
+    if "=?" in text:  # Python's email package folds a long msg-id into RFC 2047 words
+        text = decode_words(text)[0]
     found = _BRACKETED.findall(text)
     if not found:  # unbracketed ids from sloppy clients: keep tokens that look like addr-specs
         found = [t.strip("<>,;") for t in text.split() if "@" in t]

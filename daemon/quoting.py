@@ -172,8 +172,8 @@ def _mark_sent(cleaned: Sequence[str], sent: str) -> set[int]:
     marked: set[int] = set()
     run: list[int] = []
     at: set[int] = set()  # where in the notice the run may have reached
-    for i, line in enumerate([*cleaned, "\0"]):
-        key = _sent_key(line)
+    keys = [_sent_key(line) for line in cleaned]
+    for i, key in enumerate([*keys, "\0"]):
         if not key and i < len(cleaned):
             continue  # blank lines come and go as the notice is quoted
         found = where.get(key, set())
@@ -182,7 +182,7 @@ def _mark_sent(cleaned: Sequence[str], sent: str) -> set[int]:
             run.append(i)
             at = following
             continue
-        chars = sum(len(_sent_key(cleaned[j])) for j in run)
+        chars = sum(len(keys[j]) for j in run)
         if len(run) >= _SENT_RUN_LINES and chars >= _SENT_RUN_CHARS:
             marked.update(run)
         run, at = ([i], found) if found else ([], set())

@@ -472,9 +472,10 @@ def _close(
         )
         return
     cause = f"closed by the manufacturer ({feed.oem} case {case.case_id}: {case.status})"
+    held = acting.hold(session, ticket.id)
     for event in path:
         # The manufacturer asked its customer already: no satisfaction mail of ours.
-        acting.act_in(session, deps, ticket.number, event, actor(feed), cause, now, mail=False)
+        acting.act_in(session, deps, held, event, actor(feed), cause, now, mail=False)
 
 
 def _replan(

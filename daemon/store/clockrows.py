@@ -85,21 +85,6 @@ def write(row: TicketClock, state: ClockState, next_action_at: datetime | None) 
         setattr(row, key, value)
 
 
-def save(
-    session: Session, ticket_id: int, state: ClockState, next_action_at: datetime | None
-) -> TicketClock:
-    row = session.scalar(
-        select(TicketClock).where(
-            TicketClock.ticket_id == ticket_id, TicketClock.kind == state.kind.value
-        )
-    )
-    if row is None:
-        row = TicketClock(ticket_id=ticket_id)
-        session.add(row)
-    write(row, state, next_action_at)
-    return row
-
-
 def insert_new(
     session: Session, ticket_id: int, started: Sequence[tuple[ClockState, datetime | None]]
 ) -> None:
@@ -136,14 +121,14 @@ def apply(
     rows: dict[ClockKind, TicketClock],
     moved: Sequence[Move],
 ) -> None:
-    """Write the clock moves of one transition, with the ledger rows their late stops make."""
+    """Write the clock moves of one transition, with the ledger rows their late stops make;
+    `rows` holds every clock of the ticket (a kind not in it has no row yet)."""
     for m in moved:
         row = rows.get(m.kind)
         if row is None:
-            row = save(session, ticket_id, m.state, m.next_action_at)
-            rows[m.kind] = row
-        else:
-            write(row, m.state, m.next_action_at)
+            row = rows[m.kind] = TicketClock(ticket_id=ticket_id)
+            session.add(row)
+        write(row, m.state, m.next_action_at)
         if m.missed is not None:
             book_missed(session, ticket_id, m.missed)
         elif m.settles_breach:

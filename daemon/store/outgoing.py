@@ -84,6 +84,7 @@ _SUPPRESSED_BEFORE = (
 
 @dataclass(frozen=True, slots=True)
 class Enqueued:
+    row: int  # the outbox row's id
     status: str  # "pending", or "suppressed" by the daily cap
     error: str
     first_suppressed_today: bool = False  # the first row the cap stopped for this address today
@@ -123,7 +124,7 @@ def enqueue(
     if status == "suppressed":
         params = {"recipient": mail.recipient, "since": day_start, "row": row_id}
         first = conn.execute(_SUPPRESSED_BEFORE, params).first() is None
-    return Enqueued(status, error, first)
+    return Enqueued(row_id, status, error, first)
 
 
 def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Due]:

@@ -23,7 +23,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from daemon import events
 from daemon.confidential import WHY_NAMED as WITHHELD
@@ -148,25 +149,34 @@ def ticket_by_number(session: Session, number: str) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.number == number.upper()))
 
 
+def _thread_ticket() -> Select[Ticket]:
+    ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+    known = union_all(
+        select(Message.ticket_id, literal_column("0").label("rank")).where(
+            Message.message_id.in_(ids), Message.ticket_id.is_not(None)
+        ),
+        select(OutboxMail.ticket_id, literal_column("1")).where(
+            OutboxMail.message_id.in_(ids), OutboxMail.ticket_id.is_not(None)
+        ),
+    ).subquery()
+    return (
+        select(Ticket).join(known, Ticket.id == known.c.ticket_id).order_by(known.c.rank).limit(1)
+    )
+
+
+# Built once: a reply's first statement, on every reply's path.
+_THREAD_TICKET = _thread_ticket()
+
+
 def thread_ticket(
     session: Session, numbers: Sequence[str], message_ids: Sequence[str]
 ) -> Ticket | None:
-    """The ticket a reply belongs to: by a Message-ID we sent or received, else by subject tag."""
+    """The ticket a reply belongs to: by a Message-ID we received or sent (in that order of
+    preference), else by subject tag."""
     if message_ids:
-        ids = list(message_ids)
-        ticket_id = session.scalar(
-            select(Message.ticket_id)
-            .where(Message.message_id.in_(ids), Message.ticket_id.is_not(None))
-            .limit(1)
-        )
-        if ticket_id is None:
-            ticket_id = session.scalar(
-                select(OutboxMail.ticket_id)
-                .where(OutboxMail.message_id.in_(ids), OutboxMail.ticket_id.is_not(None))
-                .limit(1)
-            )
-        if ticket_id is not None:
-            return session.get(Ticket, ticket_id)
+        ticket = session.scalar(_THREAD_TICKET, {"ids": list(message_ids)})
+        if ticket is not None:
+            return ticket
     for number in numbers:
         ticket = ticket_by_number(session, number)
         if ticket is not None:

@@ -131,6 +131,16 @@ def test_unbracketed_ids_from_sloppy_clients_are_kept() -> None:
     assert message_ids("a@x.cn b@y.cn") == ("a@x.cn", "b@y.cn")
 
 
+def test_a_long_msg_id_folded_into_encoded_words_is_read() -> None:
+    # What Python's email package writes when a reply's In-Reply-To is longer than a line.
+    ident = "t.ts-202611-0001.k1.aheubgr36grrwilkhl3ik@1247877d3cf344ebba02b7a14d333abc.example"
+    value = (
+        "=?utf-8?q?=3Ct=2Ets-202611-0001=2Ek1=2Eaheubgr36grrwilkhl3ik?=\r\n"
+        " =?utf-8?q?=401247877d3cf344ebba02b7a14d333abc=2Eexample=3E?="
+    )
+    assert message_ids(value) == (ident,)
+
+
 # -- HTML and text ---------------------------------------------------------------------------------
 
 

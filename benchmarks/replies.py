@@ -14,7 +14,7 @@ both through what `complaintd replay` runs (sources.replay.batches -> pipeline.p
 into SQLite, with the clock fixed, and prints each rate and their ratio. --profile writes the
 reply phase's cProfile to a file and prints its top entries.
 
-    .venv/bin/python benchmarks/replies.py [--replies 1000] [--profile replies.prof]
+    .venv/bin/python benchmarks/replies.py [--replies 1000] [--only KINDS] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -168,8 +168,11 @@ def write_complaints(folder: Path, count: int, tag: str) -> None:
         (folder / f"{tag}-{i:06d}.eml").write_bytes(complaint(i, tag))
 
 
-def write_replies(folder: Path, deps: Deps) -> Counter[str]:
-    """One reply per ticket from its handler to the assignment notice; the commands in them."""
+def write_replies(
+    folder: Path, deps: Deps, mix: list[tuple[str, tuple[str, ...]]] = REPLIES
+) -> Counter[str]:
+    """One reply per ticket from its handler to the assignment notice, taking the replies of
+    `mix` in turn; the commands in them."""
     folder.mkdir(parents=True, exist_ok=True)
     commands: Counter[str] = Counter()
     with deps.store.transaction() as s:
@@ -182,7 +185,7 @@ def write_replies(folder: Path, deps: Deps) -> Counter[str]:
     for i, (raw, _number) in enumerate(rows):
         notice = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(notice, EmailMessage)
-        text, kinds = REPLIES[i % len(REPLIES)]
+        text, kinds = mix[i % len(mix)]
         commands.update(kinds)
         body = notice.get_body(("plain",))
         shown = body.get_content() if body is not None else ""
@@ -254,6 +257,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--profile", type=Path, help="write the reply phase's cProfile here")
+    parser.add_argument(
+        "--only",
+        help="only the replies whose commands are all among these, comma-separated "
+        "(e.g. ack,contacted,note: the replies that mail nobody but their sender)",
+    )
     args = parser.parse_args()
     n = args.replies
     logging.basicConfig(level=logging.WARNING)
@@ -267,7 +275,11 @@ def main() -> None:
         write_complaints(work / "pool", n, "pool")
         pool_s, pool = file_folder(work / "pool", deps)
         assert pool[Disposition.FILED] == n, pool
-        commands = write_replies(work / "replies", deps)
+        wanted = set(args.only.split(",")) if args.only else None
+        mix = [r for r in REPLIES if wanted is None or set(r[1]) <= wanted]
+        if not mix:
+            parser.error(f"no reply in the mix has only {args.only}")
+        commands = write_replies(work / "replies", deps, mix)
         assert sum(1 for _ in (work / "replies").iterdir()) == n, "a ticket without a handler"
         write_complaints(work / "new", n, "new")
 
@@ -283,8 +295,8 @@ def main() -> None:
         assert applied == n, f"{applied} of {n} replies applied"
         store.dispose()
 
-    mix = ", ".join(f"{k} {v}" for k, v in sorted(commands.items()))
-    print(f"{n} tickets filed first in {pool_s:.1f} s; {n} replies ({mix})")
+    given = ", ".join(f"{k} {v}" for k, v in sorted(commands.items()))
+    print(f"{n} tickets filed first in {pool_s:.1f} s; {n} replies ({given})")
     complaints_rate, replies_rate = n / new_s, n / replies_s
     print(f"complaints (new, notices queued): {complaints_rate:8.1f} /s  {new_s:6.1f} s")
     print(f"replies    (applied, confirmed) : {replies_rate:8.1f} /s  {replies_s:6.1f} s")

@@ -88,13 +88,21 @@ def act(
         return act_in(session, deps, held, event, actor, cause, now, handler, result)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Held:
     """A ticket and its clocks (by kind), locked for the rest of the caller's transaction:
     taken once, however many actions a reply applies."""
 
     ticket: Ticket
     clocks: dict[ClockKind, TicketClock]
+    _customer: Customer | None = None
+
+    def customer(self, session: Session) -> Customer:
+        """The ticket's customer, read once: held here, later reads of it (the customer's
+        notices) find it in the session rather than in the database."""
+        if self._customer is None:
+            self._customer = session.get_one(Customer, self.ticket.customer_id)
+        return self._customer
 
     def running(self) -> list[tuple[str, datetime]]:
         """The clocks counting towards a due time now: (kind, due at)."""
@@ -142,7 +150,7 @@ def act_in(
     A RESOLVE tells the customer `result` (when given) and asks whether they are satisfied,
     whoever resolves and however; `mail=False` (a backfill) records without mailing.
     """
-    ticket, rows = held.ticket, held.clocks
+    ticket = held.ticket
     if now < ticket.opened_at:
         raise ActError(f"{now.isoformat()} is before the ticket was opened")
     before = Status(ticket.status)
@@ -155,7 +163,7 @@ def act_in(
     if newly_major:
         ticket.major = [MARKED_BY_STAFF]
     records.add_event(session, ticket.id, now, actor, events.Transition(entry.detail()))
-    changes = _move_clocks(session, ticket, rows, entry.transition, deps, now)
+    changes = _move_clocks(session, held, entry.transition, deps, now)
     target = entry.transition.target
     if newly_major:
         changes += _report_major(session, held, MARKED_BY_STAFF, deps, now)
@@ -174,15 +182,11 @@ def act_in(
 
 
 def _move_clocks(
-    session: Session,
-    ticket: Ticket,
-    rows: dict[ClockKind, TicketClock],
-    t: lifecycle.Transition,
-    deps: Deps,
-    now: datetime,
+    session: Session, held: Held, t: lifecycle.Transition, deps: Deps, now: datetime
 ) -> list[ClockChange]:
+    ticket, rows = held.ticket, held.clocks
     current = {kind: clockrows.state_of(row) for kind, row in rows.items()}
-    plans = {p.kind: p for p in _plans(session, ticket, deps)} if t.start else {}
+    plans = {p.kind: p for p in _plans(session, held, deps)} if t.start else {}
     calendar = deps.triage.calendar
     moved = clockmoves.moves(t, current, plans, ticket.handler, now, calendar)
     clockrows.apply(session, ticket.id, rows, moved)
@@ -197,8 +201,8 @@ def _move_clocks(
     ]
 
 
-def _plans(session: Session, ticket: Ticket, deps: Deps) -> tuple[clocks.ClockPlan, ...]:
-    tier = session.get_one(Customer, ticket.customer_id).tier
+def _plans(session: Session, held: Held, deps: Deps) -> tuple[clocks.ClockPlan, ...]:
+    ticket, tier = held.ticket, held.customer(session).tier
     c = Classification(
         ticket.category,
         ticket.department,
@@ -305,7 +309,7 @@ def _report_major(
     status = Status(ticket.status)
     entry = lifecycle.record(status, Event.REPORT_MAJOR, events.DAEMON, now, f"major ({how})")
     records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
-    return _move_clocks(session, ticket, held.clocks, entry.transition, deps, now)
+    return _move_clocks(session, held, entry.transition, deps, now)
 
 
 def report_group(
@@ -336,5 +340,5 @@ def report_group(
         cause = f"group complaint: {number} is about the same matter"
         entry = lifecycle.record(status, Event.MARK_MAJOR, events.DAEMON, now, cause)
         records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
-        _move_clocks(session, ticket, held.clocks, entry.transition, deps, now)
+        _move_clocks(session, held, entry.transition, deps, now)
         _report_major(session, held, matters.GROUP, deps, now, mail)

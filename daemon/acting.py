@@ -101,7 +101,10 @@ class Held:
         """The ticket's customer, read once: held here, later reads of it (the customer's
         notices) find it in the session rather than in the database."""
         if self._customer is None:
-            self._customer = session.get_one(Customer, self.ticket.customer_id)
+            # Nothing an action changes is read: the ticket's pending changes wait for the
+            # action's one flush instead of being flushed here.
+            with session.no_autoflush:
+                self._customer = session.get_one(Customer, self.ticket.customer_id)
         return self._customer
 
     def running(self) -> list[tuple[str, datetime]]:

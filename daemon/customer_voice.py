@@ -222,11 +222,12 @@ def _undeliverable(address: str, deps: Deps) -> str:
 def _thread(session: Session, ticket: Ticket, deps: Deps) -> tuple[str | None, tuple[str, ...]]:
     """In-Reply-To (the customer's last message on the ticket) and References (their first and
     last), so their mail client files our mail in their thread."""
-    rows = session.execute(
-        select(Message.message_id, Message.sender)
-        .where(Message.ticket_id == ticket.id, Message.message_id.is_not(None))
-        .order_by(Message.id)
-    ).all()
+    with session.no_autoflush:  # messages are never left pending (notify.ticket_facts)
+        rows = session.execute(
+            select(Message.message_id, Message.sender)
+            .where(Message.ticket_id == ticket.id, Message.message_id.is_not(None))
+            .order_by(Message.id)
+        ).all()
     theirs = [
         r.message_id for r in rows if r.message_id and deps.triage.staff_key(r.sender) is None
     ]

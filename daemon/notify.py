@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon.compose import Composer
@@ -76,12 +76,21 @@ def enqueue(
     return row
 
 
+_FIRST_TEXT = (
+    select(Message.text)
+    .where(Message.ticket_id == bindparam("ticket"))
+    .order_by(Message.id)
+    .limit(1)
+)
+
+
 def ticket_facts(session: Session, ticket: Ticket, settings: Settings) -> TicketFacts:
     """What every staff notice says about a stored ticket (as the filing notices do)."""
-    customer = session.get_one(Customer, ticket.customer_id)
-    first = session.scalar(
-        select(Message.text).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
-    )
+    # Customers and messages are written as they come, never left pending in the session: the
+    # ticket's own pending changes need not be flushed to read them.
+    with session.no_autoflush:
+        customer = session.get_one(Customer, ticket.customer_id)
+        first = session.scalar(_FIRST_TEXT, {"ticket": ticket.id})
     if first is None:  # a manufacturer's case: its text came in the record, not in a mail
         case = cases.case_of_ticket(session, ticket.id)
         first = case.text if case is not None else None

@@ -123,16 +123,30 @@ def hold(session: Session, ticket_id: int) -> Held:
     if session.get_bind().dialect.name != "postgresql":
         rows = session.scalars(_CLOCKS, key)
         return Held(session.get_one(Ticket, ticket_id), {ClockKind(r.kind): r for r in rows})
-    # A sweep holding one of these rows finishes first; one starting later skips them.
+    # A sweep holding one of these rows finishes first; one starting later skips them. The
+    # ticket is read again once locked: what was read before may be what the sweep changed.
     clocks = {ClockKind(r.kind): r for r in session.scalars(_CLOCKS.with_for_update(), key)}
-    return Held(session.scalars(_TICKET.with_for_update(), key).one(), clocks)
+    return Held(session.scalars(_LOCKED_TICKET, key).one(), clocks)
+
+
+def lock(session: Session, ticket_id: int) -> None:
+    """Take the ticket as hold() does before reading it to decide something a sweep must not
+    act on meanwhile, such as who may hear of it (PostgreSQL; on SQLite the writer already
+    holds the whole database)."""
+    if session.get_bind().dialect.name == "postgresql":
+        hold(session, ticket_id)
 
 
 # Built once: every reply and staff action takes a ticket.
 _CLOCKS = (
     select(TicketClock).where(TicketClock.ticket_id == bindparam("ticket")).order_by(TicketClock.id)
 )
-_TICKET = select(Ticket).where(Ticket.id == bindparam("ticket"))
+_LOCKED_TICKET = (
+    select(Ticket)
+    .where(Ticket.id == bindparam("ticket"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def act_in(

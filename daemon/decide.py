@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from daemon import (
+    acting,
     authres,
     confidential,
     customer_voice,
@@ -169,6 +170,9 @@ def join(
     """
     check = None
     if role != "staff":
+        # Whom this names may be who a sweep is about to remind: the sweep finishes first, or
+        # passes the ticket by, so nothing it queues reaches someone this excludes.
+        acting.lock(session, ticket.id)
         # Staff write about colleagues (and sign their own names) in the course of the work.
         check = confidential.recheck(
             ticket.handler,

@@ -4,11 +4,15 @@ included; a title and surname names people too. Real SMTP sink, SQLite and Postg
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select, text
+from support import postgres
 from support.clock import FakeClock
 from support.harness import Harness, write_config
 from support.mail import complaint
@@ -24,7 +28,9 @@ from support.org import (
 from support.smtp_sink import SmtpSink
 
 from daemon import sweeps
-from daemon.store import records
+from daemon.store import outgoing, records
+from daemon.store.models import TicketClock
+from daemon.values import Outcome
 
 SALES = "提车时销售经理承诺的赠品和保险优惠都没有兑现，购车合同也不给。"
 REPAIR = "车辆在贵店维修后变速箱还是漏油，售后一直拖着不处理。"
@@ -192,3 +198,58 @@ def test_a_name_only_in_the_quoted_earlier_mail_moves_nothing(store):
     follow_up(store, number, quoted)
     assignment = store.ticket(number)["assignment"]
     assert (assignment["handler_email"], assignment["excluded"]) == (RETAIL_MANAGER, [])
+
+
+@pytest.fixture
+def on_postgres(tmp_path: Path, sink: SmtpSink, clock: FakeClock) -> Iterator[Harness]:
+    postgres.require()
+    name, url = postgres.create()
+    h = Harness(write_config(tmp_path, url, sink.port, STORE_ORG + SECOND_WANG), clock)
+    yield h
+    h.close()
+    postgres.drop(name)
+
+
+def test_a_follow_up_naming_the_handler_waits_for_a_sweep_at_work_and_withholds_its_mail(
+    on_postgres: Harness,
+):
+    # Two workers on PostgreSQL: a sweep holds the ticket's clocks and has queued a reminder
+    # to the handler when the customer's follow-up naming the handler arrives. The follow-up
+    # waits for the sweep, so the reminder it committed meanwhile is withheld, never sent.
+    h = on_postgres
+    number = file(h, SALES, "购车承诺不兑现")
+    named = complaint("你们的吴芳答应给我回电话，到现在也没有打。", subject=f"Re: [{number}] 投诉")
+    done: list[Outcome] = []
+    worker = threading.Thread(target=lambda: done.append(h.deliver(named)))
+    with h.store.transaction() as sweep:
+        ticket = records.ticket_by_number(sweep, number)
+        assert ticket is not None
+        locked = select(TicketClock.id).where(TicketClock.ticket_id == ticket.id)
+        sweep.scalars(locked.with_for_update()).all()
+        reminder = outgoing.Queued("reminder", RETAIL_MANAGER, "<r@x>", "催办", b"x", False)
+        since = h.clock() - timedelta(days=1)
+        outgoing.enqueue(
+            sweep, reminder, ticket.id, h.clock(), since, outgoing.DailyCap(100, "staff")
+        )
+        worker.start()
+        wait_for_a_lock_wait(h)
+        assert not done  # the follow-up waits for the sweep's clocks
+    worker.join(timeout=30)
+    assert done and done[0].ticket == number
+    (withheld,) = [m for m in h.outbox() if m.kind == "reminder"]
+    assert (withheld.recipient, withheld.status) == (RETAIL_MANAGER, "suppressed")
+
+
+def wait_for_a_lock_wait(h: Harness, timeout: float = 10.0) -> None:
+    """Until another session of this database waits for a row lock."""
+    waiting = (
+        select(func.count())
+        .select_from(text("pg_stat_activity"))
+        .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+    )
+    deadline = time.monotonic() + timeout
+    with h.store.engine.connect() as conn:
+        while not conn.execute(waiting).scalar():
+            assert time.monotonic() < deadline, "nothing waited for the sweep's locks"
+            conn.rollback()  # a fresh snapshot of pg_stat_activity
+            time.sleep(0.02)

@@ -123,7 +123,10 @@ def file(
     if isinstance(decision, Join):
         ticket = decision.ticket
         row = store(ticket.id, Disposition.FOLLOWUP, decision.reason)
-        ticket.updated_at = now
+        if not decision.commands:
+            # Commands stamp the ticket with their own changes (replies.apply): one UPDATE,
+            # and nothing pending for their savepoint to flush first.
+            ticket.updated_at = now
         records.add_event(session, ticket.id, now, msg.sender, events.FollowUp(decision.role), row)
         if decision.recheck is not None:
             records.confine(session, ticket, decision.recheck, now, row)

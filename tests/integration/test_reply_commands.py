@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pytest
 from support.harness import Harness
@@ -143,6 +144,18 @@ def test_a_command_the_state_forbids_changes_nothing_and_says_why(
     assert refused["detail"]["reason"] == "cannot-apply"
     why = notice_to(staff_desk, sink, SERVICE_MANAGER)
     assert "未执行" in why.message["Subject"] and "resume is not allowed" in why.text
+
+
+@pytest.mark.parametrize("text", ["备注 客户下午再来", "签收\n恢复"], ids=["applied", "refused"])
+def test_a_reply_with_commands_stamps_the_ticket_updated_whether_or_not_they_apply(
+    staff_desk: Harness, sink: SmtpSink, text: str
+) -> None:
+    number = file(staff_desk)
+    notice = notice_to(staff_desk, sink, SERVICE_MANAGER)
+    staff_desk.clock.advance(minutes=10)
+    staff_desk.deliver(reply(notice, text))
+    updated = datetime.fromisoformat(staff_desk.ticket(number)["updated_at"])
+    assert updated == staff_desk.clock()
 
 
 def test_a_misspelt_command_gets_the_valid_ones_in_the_readers_language(

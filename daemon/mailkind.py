@@ -99,13 +99,15 @@ _BOUNCE_TEXT = re.compile(
     邮件(?:无法|未能|不能)(?:成功)?(?:投递|送达|发送)到 |
     很抱歉.{0,20}(?:邮件|信件).{0,20}(?:退回|无法投递|未能送达) | 無法傳遞 | 郵件退回
     """,
-    re.I | re.X | re.S,
+    re.X | re.S,
 )
 _BOUNCE_TEXT_WINDOW = 3000
 
 
 def _bounce_text(s: Signals) -> bool:
-    return _BOUNCE_TEXT.search(s.text, 0, _BOUNCE_TEXT_WINDOW) is not None
+    # The window lowered once rather than the pattern matched with re.I: several times faster
+    # on the long quoted text a reply carries.
+    return _BOUNCE_TEXT.search(s.text[:_BOUNCE_TEXT_WINDOW].lower()) is not None
 
 
 def _null_sender(s: Signals) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import logging
 import tomllib
 import uuid
@@ -46,6 +47,26 @@ class RecipientError(ValueError):
 
 # Template variables holding what a sender wrote in a header, quoted back at a bounded length.
 _QUOTED = ("subject", "customer_name")
+
+
+# How compose() writes every body: text_of() reads it back by the same two lines.
+_BODY_HEADERS = (
+    ("Content-Type", 'text/plain; charset="utf-8"'),
+    ("Content-Transfer-Encoding", "base64"),
+)
+_BODY_HEAD = "".join(f"{name}: {value}\r\n" for name, value in _BODY_HEADERS).encode("ascii")
+
+
+def text_of(raw: bytes) -> str | None:
+    """The text of a mail compose() made, read back without a MIME parser (a reply to our
+    notice reads it to strip its quote); None for a mail of any other shape."""
+    head, blank, payload = raw.partition(b"\r\n\r\n")
+    if not blank or _BODY_HEAD not in head + b"\r\n":
+        return None
+    try:
+        return base64.b64decode(payload).decode("utf-8").replace("\r\n", "\n")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 class Composer:
@@ -181,12 +202,7 @@ class Composer:
         ]
         if notice.ticket:
             headers.append(("X-Complaintd-Ticket", notice.ticket))
-        headers += [
-            ("MIME-Version", "1.0"),
-            ("Content-Type", 'text/plain; charset="utf-8"'),
-            ("Content-Transfer-Encoding", "base64"),
-            ("Content-Language", language),
-        ]
+        headers += [("MIME-Version", "1.0"), *_BODY_HEADERS, ("Content-Language", language)]
         head = "".join(f"{name}: {value}\r\n" for name, value in headers)
         payload = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
         return Queued(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from daemon import (
     acting,
     authres,
+    compose,
     customer_voice,
     events,
     ladder,
@@ -217,8 +218,12 @@ def _sent_text(session: Session, msg: InboundMessage) -> str | None:
 
 
 def _plain_text(raw: bytes) -> str | None:
-    """The text/plain part of a mail we composed. The stdlib's legacy parser is enough for our
-    own mail and several times faster than the modern one, on a reply's hot path."""
+    """The text/plain part of a mail we composed: read back as compose() wrote it, else (a
+    mail an earlier version wrote) with the stdlib's legacy parser, enough for our own mail
+    and several times faster than the modern one."""
+    text = compose.text_of(raw)
+    if text is not None:
+        return text
     for part in email.message_from_bytes(raw).walk():
         if part.get_content_type() == "text/plain":
             data = part.get_payload(decode=True)

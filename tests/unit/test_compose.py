@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.compose import Composer, RecipientError, TemplateError, encode_words
+from daemon.compose import Composer, RecipientError, TemplateError, encode_words, text_of
 from daemon.config import OutboxSettings
 from daemon.values import Notice
 
@@ -174,6 +174,22 @@ def test_the_composed_mail_parses_back_to_its_text():
     assert "张伟" in body
     assert msg["Subject"] == "[TS-202611-0042] 已收到您的投诉：刹车异响"
     assert msg.defects == []
+
+
+def test_text_of_reads_a_composed_mail_back_as_the_mime_parser_does():
+    notice = Notice("acknowledgement", "zh-CN", "a@example.cn", CONTEXT, ticket="TS-202611-0042")
+    raw = composer().compose(notice, NOW, "acknowledgement").raw
+    parsed = email.message_from_bytes(raw, policy=default).get_body(("plain",)).get_content()
+    assert text_of(raw) == parsed.replace("\r\n", "\n")
+    assert "张伟" in (text_of(raw) or "")
+
+
+def test_text_of_leaves_a_mail_of_another_shape_to_a_parser():
+    quoted = (
+        b"From: a@example.cn\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nHello=20there\r\n"
+    )
+    assert text_of(quoted) is None
 
 
 def test_a_message_id_an_ascii_header_cannot_carry_is_left_out():

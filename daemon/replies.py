@@ -312,11 +312,12 @@ def apply(
             # The stored reply's stamp, written with what its commands change (after hold:
             # on PostgreSQL it reads the locked ticket again).
             held.ticket.updated_at = now
-            for command in accepted.commands:
-                _apply_one(session, held, command, person, msg, deps, now, mail, done, undo)
-            kinds = tuple(c.kind.value for c in accepted.commands)
-            applied = events.ReplyApplied(message_id, kinds)
-            records.add_event(session, ticket.id, now, person.key, applied, row)
+            with records.batched(session):  # the audit entries of every command at once
+                for command in accepted.commands:
+                    _apply_one(session, held, command, person, msg, deps, now, mail, done, undo)
+                kinds = tuple(c.kind.value for c in accepted.commands)
+                applied = events.ReplyApplied(message_id, kinds)
+                records.add_event(session, ticket.id, now, person.key, applied, row)
     except (InvalidTransition, acting.ActError, _Unusable) as exc:
         ticket.updated_at = now  # the stored reply's stamp, rolled back with the commands
         why = _why(exc, language)

@@ -223,3 +223,13 @@ def test_an_unhappy_callback_reopens_the_ticket_and_takes_it_one_step_up(
         "customer-unsatisfied",
         SERVICE_DIRECTOR,
     )
+
+
+def test_a_second_escalation_in_one_reply_goes_a_step_higher(
+    staff_desk: Harness, sink: SmtpSink
+) -> None:
+    number = file(staff_desk)
+    notice = notice_to(staff_desk, sink, SERVICE_MANAGER)
+    staff_desk.deliver(reply(notice, "升级\n升级"))
+    steps = events_of(staff_desk, number, "escalated")
+    assert [s["detail"]["emails"][0] for s in steps] == [SERVICE_DIRECTOR, GM]

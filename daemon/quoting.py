@@ -152,9 +152,9 @@ def _clean(line: str) -> str:
     return line.replace("&nbsp;", " ").translate(_CLEAN).strip()
 
 
-def _sent_key(line: str) -> str:
-    """A line of our notice as it looks once quoted: without '>' marks or spacing."""
-    return "".join(_clean(line).lstrip(">＞ ").split())
+def _sent_key(cleaned: str) -> str:
+    """A cleaned line of our notice as it looks once quoted: without '>' marks or spacing."""
+    return "".join(cleaned.lstrip(">＞ ").split())
 
 
 # A run of notice lines this long is a quote; a shorter one may be the writer's own commands
@@ -165,7 +165,7 @@ _SENT_RUN_CHARS = 24
 
 def _mark_sent(cleaned: Sequence[str], sent: str) -> set[int]:
     """Lines quoting our notice verbatim: runs that follow the notice line by line."""
-    notice = [k for k in map(_sent_key, sent.splitlines()) if k]
+    notice = [k for k in (_sent_key(_clean(line)) for line in sent.splitlines()) if k]
     where: dict[str, set[int]] = {}
     for position, key in enumerate(notice):
         where.setdefault(key, set()).add(position)

@@ -319,7 +319,7 @@ def apply(
                 applied = events.ReplyApplied(message_id, kinds)
                 records.add_event(session, ticket.id, now, person.key, applied, row)
     except (InvalidTransition, acting.ActError, _Unusable) as exc:
-        ticket.updated_at = now  # the stored reply's stamp, rolled back with the commands
+        ticket.updated_at = now  # the stamp went back with the commands; the reply is stored
         why = _why(exc, language)
         refused = events.ReplyRefused(message_id, msg.sender, "cannot-apply", str(exc))
         records.add_event(session, ticket.id, now, person.key, refused, row)

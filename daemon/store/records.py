@@ -366,6 +366,10 @@ def attach_to_ticket(session: Session, message_row: int, ticket_id: int) -> None
     session.execute(update(Message).where(Message.id == message_row).values(ticket_id=ticket_id))
 
 
+_Pending = tuple[int, datetime, events.Entry]
+_BATCH = "complaintd.audit_batch"  # the session.info key of the entries batched() holds back
+
+
 def add_events(
     session: Session, ticket_id: int, at: datetime, entries: Sequence[events.Entry]
 ) -> None:
@@ -376,10 +380,6 @@ def add_events(
         pending += [(ticket_id, at, e) for e in entries]
     else:
         _insert_events(session, [(ticket_id, at, e) for e in entries])
-
-
-_Pending = tuple[int, datetime, events.Entry]
-_BATCH = "complaintd.audit_batch"  # the session.info key of the entries batched() holds back
 
 
 @contextmanager

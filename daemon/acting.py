@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from daemon import clockmoves, clocks, customer_voice, events, lifecycle, notices, notify, route
 from daemon import matter as matters
-from daemon.clocks import ClockKind
+from daemon.clocks import ClockKind, ClockState
 from daemon.deps import Deps
 from daemon.feeds import writeback as feed_writeback
 from daemon.lifecycle import Event, Status
 from daemon.store import clockrows, records
-from daemon.store.models import Customer, Ticket, TicketClock
+from daemon.store.models import Customer, Ticket
 from daemon.values import Classification
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,11 @@ def act(
 @dataclass(slots=True)
 class Held:
     """A ticket and its clocks (by kind), locked for the rest of the caller's transaction:
-    taken once, however many actions a reply applies."""
+    taken once, however many actions a reply applies. The clocks are values, moved along as
+    the actions write them."""
 
     ticket: Ticket
-    clocks: dict[ClockKind, TicketClock]
+    clocks: dict[ClockKind, ClockState]
     _customer: Customer | None = None
 
     def customer(self, session: Session) -> Customer:
@@ -110,23 +111,22 @@ class Held:
     def running(self) -> list[tuple[str, datetime]]:
         """The clocks counting towards a due time now: (kind, due at)."""
         return [
-            (row.kind, row.due_at)
-            for row in self.clocks.values()
-            if row.stopped_at is None and row.due_at is not None and row.paused_at is None
+            (kind.value, state.due_at)
+            for kind, state in self.clocks.items()
+            if state.stopped_at is None and state.due_at is not None and state.paused_at is None
         ]
 
 
 def hold(session: Session, ticket_id: int) -> Held:
     """Lock a ticket's clocks, then the ticket, in the order a sweep takes them, so the two
     never deadlock (PostgreSQL); SQLite's writer already holds the whole database."""
-    key = {"ticket": ticket_id}
     if session.get_bind().dialect.name != "postgresql":
-        rows = session.scalars(_CLOCKS, key)
-        return Held(session.get_one(Ticket, ticket_id), {ClockKind(r.kind): r for r in rows})
+        states = clockrows.states(session, ticket_id)
+        return Held(session.get_one(Ticket, ticket_id), states)
     # A sweep holding one of these rows finishes first; one starting later skips them. The
     # ticket is read again once locked: what was read before may be what the sweep changed.
-    clocks = {ClockKind(r.kind): r for r in session.scalars(_CLOCKS.with_for_update(), key)}
-    return Held(session.scalars(_LOCKED_TICKET, key).one(), clocks)
+    states = clockrows.states(session, ticket_id, lock=True)
+    return Held(session.scalars(_LOCKED_TICKET, {"ticket": ticket_id}).one(), states)
 
 
 def lock(session: Session, ticket_id: int) -> None:
@@ -138,9 +138,6 @@ def lock(session: Session, ticket_id: int) -> None:
 
 
 # Built once: every reply and staff action takes a ticket.
-_CLOCKS = (
-    select(TicketClock).where(TicketClock.ticket_id == bindparam("ticket")).order_by(TicketClock.id)
-)
 _LOCKED_TICKET = (
     select(Ticket)
     .where(Ticket.id == bindparam("ticket"))
@@ -201,12 +198,11 @@ def act_in(
 def _move_clocks(
     session: Session, held: Held, t: lifecycle.Transition, deps: Deps, now: datetime
 ) -> list[ClockChange]:
-    ticket, rows = held.ticket, held.clocks
-    current = {kind: clockrows.state_of(row) for kind, row in rows.items()}
+    ticket = held.ticket
     plans = {p.kind: p for p in _plans(session, held, deps)} if t.start else {}
     calendar = deps.triage.calendar
-    moved = clockmoves.moves(t, current, plans, ticket.handler, now, calendar)
-    clockrows.apply(session, ticket.id, rows, moved)
+    moved = clockmoves.moves(t, held.clocks, plans, ticket.handler, now, calendar)
+    clockrows.apply(session, ticket.id, held.clocks, moved)
     return [
         ClockChange(
             m.kind.value,
@@ -267,9 +263,9 @@ def _assign(
 
 def _deadlines(held: Held, deps: Deps) -> tuple[notices.Deadline, ...]:
     running = [
-        (row.kind, row.due_at)
-        for row in held.clocks.values()
-        if row.stopped_at is None and row.due_at is not None
+        (kind.value, state.due_at)
+        for kind, state in held.clocks.items()
+        if state.stopped_at is None and state.due_at is not None
     ]
     return notices.deadlines(running, deps.settings.zone)
 

@@ -37,7 +37,7 @@ from daemon.deps import Deps
 from daemon.lifecycle import Event, InvalidTransition
 from daemon.opening import Letter
 from daemon.org import OrgSettings, Person
-from daemon.store import clockrows, records
+from daemon.store import records
 from daemon.store.models import OutboxMail, Ticket
 from daemon.values import InboundMessage, RawMail
 
@@ -466,11 +466,10 @@ def escalate_one(
     breach: the next step's person is told (copying the neutral third party); a backfill
     (`mail` False) records the step and tells nobody. The names told."""
     ticket = held.ticket
-    due = [(r.due_at, r) for r in held.clocks.values() if r.stopped_at is None and r.due_at]
+    due = [(s.due_at, s) for s in held.clocks.values() if s.stopped_at is None and s.due_at]
     if not due:
         raise _Unusable(f"{ticket.number} has no running clock to escalate")
-    _, row = min(due, key=lambda pair: pair[0])  # the first of equals: the oldest clock
-    state = clockrows.state_of(row)
+    _, state = min(due, key=lambda pair: pair[0])  # the first of equals: the oldest clock
     facts = notify.ticket_facts(session, ticket, deps.settings)
     job = sweeps._Job(
         session,

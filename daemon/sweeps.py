@@ -522,8 +522,8 @@ def escalate_unsatisfied(
 
     Recorded as an escalation of the callback clock under the rule UNSATISFIED.
     """
-    rows = {ClockKind(r.kind): r for r in clockrows.of_ticket(session, ticket.id)}
-    state = clockrows.state_of(rows[ClockKind.CALLBACK])  # started by the resolution answered
+    # The callback clock, started by the resolution answered.
+    state = clockrows.states(session, ticket.id)[ClockKind.CALLBACK]
     facts = notify.ticket_facts(session, ticket, deps.settings)
     job = _Job(session, deps, now, ticket, state, facts, _clock_facts(state, ticket, deps))
     records.written(session)

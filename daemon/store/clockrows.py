@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from daemon import events
@@ -45,7 +45,7 @@ def plan_of(kind: str, data: dict[str, Any]) -> ClockPlan:
     )
 
 
-def state_of(row: TicketClock) -> ClockState:
+def state_of(row: TicketClock | Row[Any]) -> ClockState:
     return ClockState(
         plan=plan_of(row.kind, row.plan),
         started_at=row.started_at,
@@ -97,9 +97,44 @@ def insert_new(
 
 
 def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
+    # Read afresh: a staff action writes clocks without the ORM (apply), so rows loaded
+    # before it would otherwise be handed back as they were.
     return session.scalars(
-        select(TicketClock).where(TicketClock.ticket_id == ticket_id).order_by(TicketClock.id)
+        select(TicketClock)
+        .where(TicketClock.ticket_id == ticket_id)
+        .order_by(TicketClock.id)
+        .execution_options(populate_existing=True)
     ).all()
+
+
+# Selecting the mapped columns (not the entity) makes it an ORM statement, so pending changes
+# are flushed first, while the rows come back as plain tuples.
+_STATES = (
+    select(
+        TicketClock.kind,
+        TicketClock.plan,
+        TicketClock.started_at,
+        TicketClock.budget_seconds,
+        TicketClock.running_since,
+        TicketClock.due_at,
+        TicketClock.spent_seconds,
+        TicketClock.paused_at,
+        TicketClock.stopped_at,
+        TicketClock.reminders_sent,
+        TicketClock.steps_sent,
+        TicketClock.breached_at,
+    )
+    .where(TicketClock.ticket_id == bindparam("ticket"))
+    .order_by(TicketClock.id)
+)
+
+
+def states(session: Session, ticket_id: int, lock: bool = False) -> dict[ClockKind, ClockState]:
+    """A ticket's clocks as they stand, oldest first; `lock` holds their rows against a sweep
+    (PostgreSQL) for the rest of the transaction."""
+    query = _STATES.with_for_update() if lock else _STATES
+    rows = session.execute(query, {"ticket": ticket_id})
+    return {ClockKind(row.kind): state_of(row) for row in rows}
 
 
 def running(session: Session) -> Sequence[tuple[int, str, TicketClock]]:
@@ -115,24 +150,39 @@ def running(session: Session) -> Sequence[tuple[int, str, TicketClock]]:
     return [(ticket_id, number, clock) for ticket_id, number, clock in rows]
 
 
+_clocks = table(TicketClock)
+_UPDATE = update(_clocks).where(
+    _clocks.c.ticket_id == bindparam("of_ticket"), _clocks.c.kind == bindparam("of_kind")
+)
+
+
 def apply(
     session: Session,
     ticket_id: int,
-    rows: dict[ClockKind, TicketClock],
+    current: dict[ClockKind, ClockState],
     moved: Sequence[Move],
 ) -> None:
     """Write the clock moves of one transition, with the ledger rows their late stops make;
-    `rows` holds every clock of the ticket (a kind not in it has no row yet)."""
+    `current` holds every clock of the ticket (a kind not in it has no row yet) and is moved
+    along. Written as statements, not through the ORM: a staff action's hot path."""
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
     for m in moved:
-        row = rows.get(m.kind)
-        if row is None:
-            row = rows[m.kind] = TicketClock(ticket_id=ticket_id)
-            session.add(row)
-        write(row, m.state, m.next_action_at)
+        values = _columns(m.state, m.next_action_at)
+        if m.kind in current:
+            updates.append({"of_ticket": ticket_id, "of_kind": m.kind.value, **values})
+        else:
+            inserts.append({"ticket_id": ticket_id, **values})
+        current[m.kind] = m.state
         if m.missed is not None:
             book_missed(session, ticket_id, m.missed)
         elif m.settles_breach:
             settle_breach(session, ticket_id, m.state, m.late_seconds)
+    conn = session.connection()
+    if updates:
+        conn.execute(_UPDATE, updates)
+    if inserts:
+        conn.execute(insert(_clocks), inserts)
 
 
 def book_missed(session: Session, ticket_id: int, m: Missed) -> None:

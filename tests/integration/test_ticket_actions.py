@@ -16,10 +16,11 @@ from support.mail import complaint
 from support.org import ADVISOR, GM, STORE_ORG, absence
 from support.smtp_sink import SmtpSink
 
-from daemon import sweeps
+from daemon import acting, sweeps
 from daemon.acting import ActError, act
 from daemon.lifecycle import Event, InvalidTransition
-from daemon.store.models import MissedClock, OutboxMail
+from daemon.store import clockrows
+from daemon.store.models import MissedClock, OutboxMail, Ticket
 
 SH = ZoneInfo("Asia/Shanghai")
 REPAIR = "车辆在贵店维修后变速箱还是漏油，售后一直拖着不处理。"
@@ -247,3 +248,32 @@ def test_tickets_act_command_explains_a_refused_event(store):
     assert result.returncode == 1
     assert f"complaintd: {number}: close is not allowed in state assigned" in result.stderr
     assert "allowed: assign, acknowledge, contact" in result.stderr
+
+
+# -- clocks written as statements ------------------------------------------------------------------
+
+
+def _ticket_id(h: Harness, number: str) -> int:
+    with h.session() as s:
+        return s.scalars(select(Ticket.id).where(Ticket.number == number)).one()
+
+
+def test_clock_rows_loaded_before_an_action_are_read_again_after_it(store: Harness) -> None:
+    ticket_id = _ticket_id(store, file(store))
+    with store.store.transaction() as s:
+        loaded = clockrows.of_ticket(s, ticket_id)  # kept: the session maps them while held
+        before = {row.kind: row.stopped_at for row in loaded}
+        held = acting.hold(s, ticket_id)
+        acting.act_in(s, store.deps, held, Event.CONTACT, "zheng_hao", "已致电", store.clock())
+        after = {row.kind: row.stopped_at for row in clockrows.of_ticket(s, ticket_id)}
+    assert before["first_contact"] is None
+    assert after["first_contact"] == store.clock()
+
+
+def test_the_clocks_a_ticket_is_held_with_move_as_their_rows_do(store: Harness) -> None:
+    ticket_id = _ticket_id(store, file(store))
+    with store.store.transaction() as s:
+        held = acting.hold(s, ticket_id)
+        acting.act_in(s, store.deps, held, Event.CONTACT, "zheng_hao", "已致电", store.clock())
+        assert "first_contact" not in dict(held.running())
+        assert held.clocks == clockrows.states(s, ticket_id)

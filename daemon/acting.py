@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from daemon import clockmoves, clocks, customer_voice, events, lifecycle, notices, notify, route
 from daemon import matter as matters
@@ -18,7 +21,7 @@ from daemon.deps import Deps
 from daemon.feeds import writeback as feed_writeback
 from daemon.lifecycle import Event, Status
 from daemon.store import clockrows, records
-from daemon.store.models import Customer, Ticket
+from daemon.store.models import Customer, Ticket, table
 from daemon.values import Classification
 
 log = logging.getLogger(__name__)
@@ -84,29 +87,34 @@ def act(
         ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number.upper()))
         if ticket_id is None:
             raise ActError(f"no ticket {number}; `complaintd tickets list` shows the numbers")
-        held = hold(session, ticket_id)
-        return act_in(session, deps, held, event, actor, cause, now, handler, result)
+        with holding(session, ticket_id) as held:
+            return act_in(session, deps, held, event, actor, cause, now, handler, result)
 
 
 @dataclass(slots=True)
 class Held:
     """A ticket and its clocks (by kind), locked for the rest of the caller's transaction:
     taken once, however many actions a reply applies. The clocks are values, moved along as
-    the actions write them."""
+    the actions write them; the ticket's changes are written together (holding)."""
 
     ticket: Ticket
     clocks: dict[ClockKind, ClockState]
     _customer: Customer | None = None
+    _changes: dict[str, Any] = field(default_factory=dict)
 
     def customer(self, session: Session) -> Customer:
         """The ticket's customer, read once: held here, later reads of it (the customer's
         notices) find it in the session rather than in the database."""
         if self._customer is None:
-            # Nothing an action changes is read: the ticket's pending changes wait for the
-            # action's one flush instead of being flushed here.
-            with session.no_autoflush:
-                self._customer = session.get_one(Customer, self.ticket.customer_id)
+            self._customer = session.get_one(Customer, self.ticket.customer_id)
         return self._customer
+
+    def change(self, **columns: Any) -> None:
+        """Change the ticket: it shows the new values at once, and holding() writes them all
+        in one statement as its block ends (not the ORM's unit of work: a reply's hot path)."""
+        for name, value in columns.items():
+            set_committed_value(self.ticket, name, value)
+        self._changes.update(columns)
 
     def running(self) -> list[tuple[str, datetime]]:
         """The clocks counting towards a due time now: (kind, due at)."""
@@ -117,9 +125,22 @@ class Held:
         ]
 
 
+@contextmanager
+def holding(session: Session, ticket_id: int) -> Iterator[Held]:
+    """Hold a ticket for the actions of the block, and write the ticket's changes as it ends.
+    An error leaves them unwritten: the caller's savepoint (db.savepoint) or transaction rolls
+    back the rest, and has the session forget what the ticket showed."""
+    held = hold(session, ticket_id)
+    yield held
+    if held._changes:
+        session.connection().execute(_UPDATE_TICKET, {**held._changes, "of_ticket": ticket_id})
+        held._changes.clear()
+
+
 def hold(session: Session, ticket_id: int) -> Held:
     """Lock a ticket's clocks, then the ticket, in the order a sweep takes them, so the two
-    never deadlock (PostgreSQL); SQLite's writer already holds the whole database."""
+    never deadlock (PostgreSQL); SQLite's writer already holds the whole database. Actions
+    on it run in holding(), which writes what they change."""
     if session.get_bind().dialect.name != "postgresql":
         states = clockrows.states(session, ticket_id)
         return Held(session.get_one(Ticket, ticket_id), states)
@@ -138,6 +159,8 @@ def lock(session: Session, ticket_id: int) -> None:
 
 
 # Built once: every reply and staff action takes a ticket.
+_tickets = table(Ticket)
+_UPDATE_TICKET = update(_tickets).where(_tickets.c.id == bindparam("of_ticket"))
 _LOCKED_TICKET = (
     select(Ticket)
     .where(Ticket.id == bindparam("ticket"))
@@ -175,18 +198,17 @@ def act_in(
         _assign(session, held, handler, actor, deps, now)
     newly_major = event is Event.MARK_MAJOR and not ticket.major
     if newly_major:
-        ticket.major = [MARKED_BY_STAFF]
+        held.change(major=[MARKED_BY_STAFF])
     records.add_event(session, ticket.id, now, actor, events.Transition(entry.detail()))
     changes = _move_clocks(session, held, entry.transition, deps, now)
     target = entry.transition.target
     if newly_major:
         changes += _report_major(session, held, MARKED_BY_STAFF, deps, now)
-    ticket.status = target.value
-    ticket.updated_at = now
+    held.change(status=target.value, updated_at=now)
     if target is Status.CLOSED:
-        ticket.closed_at = now
+        held.change(closed_at=now)
     elif event is Event.REOPEN:
-        ticket.closed_at = None
+        held.change(closed_at=None)
     if event is Event.RESOLVE and mail:
         customer_voice.resolved(session, ticket, result, deps, now, actor)
     if target is not before:  # a manufacturer's case may want to hear of it
@@ -247,7 +269,7 @@ def _assign(
     for d in used:
         records.add_event(session, ticket.id, now, actor, events.Delegated(d))
     person = chart.people[found]
-    ticket.handler, ticket.handler_email = person.key, person.email
+    held.change(handler=person.key, handler_email=person.email)
     assigned = events.Assigned(person.key, (), f"by {actor}")
     records.add_event(session, ticket.id, now, actor, assigned)
     body = notices.Assignment(
@@ -345,13 +367,12 @@ def report_group(
         flags = matters.group_flags(tuple(str(m) for m in ticket.major))
         if flags is None:
             continue  # major already: its general manager and legal were told
-        held = hold(session, ticket.id)
-        ticket = held.ticket
-        ticket.major = list(flags)
-        ticket.updated_at = now
-        status = Status(ticket.status)
-        cause = f"group complaint: {number} is about the same matter"
-        entry = lifecycle.record(status, Event.MARK_MAJOR, events.DAEMON, now, cause)
-        records.add_event(session, ticket.id, now, events.DAEMON, events.Transition(entry.detail()))
-        _move_clocks(session, held, entry.transition, deps, now)
-        _report_major(session, held, matters.GROUP, deps, now, mail)
+        with holding(session, ticket.id) as held:
+            held.change(major=list(flags), updated_at=now)
+            status = Status(held.ticket.status)
+            cause = f"group complaint: {number} is about the same matter"
+            entry = lifecycle.record(status, Event.MARK_MAJOR, events.DAEMON, now, cause)
+            transition = events.Transition(entry.detail())
+            records.add_event(session, ticket.id, now, events.DAEMON, transition)
+            _move_clocks(session, held, entry.transition, deps, now)
+            _report_major(session, held, matters.GROUP, deps, now, mail)

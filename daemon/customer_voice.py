@@ -97,7 +97,8 @@ def heard(
         # the same exclusion with its audit entry (records.confine).
         ticket.excluded = list(check.excluded)
     a = reading.answer
-    verdict(session, acting.hold(session, ticket.id), a, msg.sender, msg.text, deps, now, mail)
+    with acting.holding(session, ticket.id) as held:
+        verdict(session, held, a, msg.sender, msg.text, deps, now, mail)
     log.info("%s customer answered %s (%s)", ticket.number, a.verdict, a.said)
     return reading
 

@@ -19,7 +19,7 @@ from daemon.deps import Deps, Run
 from daemon.feeds import ingest
 from daemon.matter import GROUP
 from daemon.opening import Letter
-from daemon.store import filing, records
+from daemon.store import db, filing, records
 from daemon.store.models import HeldMessage, Ticket
 from daemon.values import (
     Batch,
@@ -136,7 +136,7 @@ def _file_one(
     to be tried again later. A failure is rolled back to the savepoint, then decided."""
     raw, msg = p.item.raw, p.msg
     try:
-        with session.begin_nested():
+        with db.savepoint(session):
             return _file(session, p, deps, run), None
     except IntegrityError as exc:
         if msg is None:

@@ -37,7 +37,7 @@ from daemon.deps import Deps
 from daemon.lifecycle import Event, InvalidTransition
 from daemon.opening import Letter
 from daemon.org import OrgSettings, Person
-from daemon.store import records
+from daemon.store import db, records
 from daemon.store.models import OutboxMail, Ticket
 from daemon.values import InboundMessage, RawMail
 
@@ -307,17 +307,18 @@ def apply(
     done: list[notices.Done] = []
     undo: list[notices.Undo] = []
     try:
-        with session.begin_nested():
-            held = acting.hold(session, ticket.id)  # once, however many commands follow
-            # The stored reply's stamp, written with what its commands change (after hold:
-            # on PostgreSQL it reads the locked ticket again).
-            held.ticket.updated_at = now
-            with records.batched(session):  # the audit entries of every command at once
-                for command in accepted.commands:
-                    _apply_one(session, held, command, person, msg, deps, now, mail, done, undo)
-                kinds = tuple(c.kind.value for c in accepted.commands)
-                applied = events.ReplyApplied(message_id, kinds)
-                records.add_event(session, ticket.id, now, person.key, applied, row)
+        with (
+            db.savepoint(session),
+            acting.holding(session, ticket.id) as held,  # once, however many commands follow
+            records.batched(session),  # the audit entries of every command at once
+        ):
+            # The stored reply's stamp, written with what its commands change.
+            held.change(updated_at=now)
+            for command in accepted.commands:
+                _apply_one(session, held, command, person, msg, deps, now, mail, done, undo)
+            kinds = tuple(c.kind.value for c in accepted.commands)
+            applied = events.ReplyApplied(message_id, kinds)
+            records.add_event(session, ticket.id, now, person.key, applied, row)
     except (InvalidTransition, acting.ActError, _Unusable) as exc:
         ticket.updated_at = now  # the stamp went back with the commands; the reply is stored
         why = _why(exc, language)

@@ -48,7 +48,7 @@ from daemon.lifecycle import Status
 from daemon.matter import matter_key
 from daemon.notices import TicketFacts, local_time
 from daemon.numbering import period_of
-from daemon.store import clockrows, records
+from daemon.store import clockrows, db, records
 from daemon.store.cases import FeedState, ManufacturerCase
 from daemon.store.models import Customer, Ticket
 from daemon.values import Disposition, InboundMessage, Outcome, RawMail
@@ -149,7 +149,7 @@ def ingest_in(
             ticket_ids.append(found.ticket_id)
             continue
         try:
-            with session.begin_nested():
+            with db.savepoint(session):
                 if found is None:
                     row, number = _open(session, result, feed, deps, now, mail)
                 else:
@@ -472,10 +472,10 @@ def _close(
         )
         return
     cause = f"closed by the manufacturer ({feed.oem} case {case.case_id}: {case.status})"
-    held = acting.hold(session, ticket.id)
-    for event in path:
-        # The manufacturer asked its customer already: no satisfaction mail of ours.
-        acting.act_in(session, deps, held, event, actor(feed), cause, now, mail=False)
+    with acting.holding(session, ticket.id) as held:
+        for event in path:
+            # The manufacturer asked its customer already: no satisfaction mail of ours.
+            acting.act_in(session, deps, held, event, actor(feed), cause, now, mail=False)
 
 
 def _replan(

@@ -107,33 +107,20 @@ def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
     ).all()
 
 
-# Selecting the mapped columns (not the entity) makes it an ORM statement, so pending changes
-# are flushed first, while the rows come back as plain tuples.
+_clocks = table(TicketClock)
 _STATES = (
-    select(
-        TicketClock.kind,
-        TicketClock.plan,
-        TicketClock.started_at,
-        TicketClock.budget_seconds,
-        TicketClock.running_since,
-        TicketClock.due_at,
-        TicketClock.spent_seconds,
-        TicketClock.paused_at,
-        TicketClock.stopped_at,
-        TicketClock.reminders_sent,
-        TicketClock.steps_sent,
-        TicketClock.breached_at,
-    )
-    .where(TicketClock.ticket_id == bindparam("ticket"))
-    .order_by(TicketClock.id)
+    select(*(c for c in _clocks.c if c.key not in ("id", "ticket_id", "next_action_at")))
+    .where(_clocks.c.ticket_id == bindparam("ticket"))
+    .order_by(_clocks.c.id)
 )
 
 
 def states(session: Session, ticket_id: int, lock: bool = False) -> dict[ClockKind, ClockState]:
     """A ticket's clocks as they stand, oldest first; `lock` holds their rows against a sweep
     (PostgreSQL) for the rest of the transaction."""
+    session.flush()  # a clock row changed through the ORM (a feed's replan) is read as changed
     query = _STATES.with_for_update() if lock else _STATES
-    rows = session.execute(query, {"ticket": ticket_id})
+    rows = session.connection().execute(query, {"ticket": ticket_id})
     return {ClockKind(row.kind): state_of(row) for row in rows}
 
 
@@ -150,7 +137,6 @@ def running(session: Session) -> Sequence[tuple[int, str, TicketClock]]:
     return [(ticket_id, number, clock) for ticket_id, number, clock in rows]
 
 
-_clocks = table(TicketClock)
 _UPDATE = update(_clocks).where(
     _clocks.c.ticket_id == bindparam("of_ticket"), _clocks.c.kind == bindparam("of_kind")
 )

@@ -151,6 +151,19 @@ class Store:
 
 
 @contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint whose rollback has the session read again what it holds: rows a staff
+    action writes as statements (a ticket, its clocks) go back with it, and the ORM, which
+    did not write them, would otherwise keep showing them."""
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        session.expire_all()
+        raise
+
+
+@contextmanager
 def reporting(url: str, setting: str = "[database] url") -> Iterator[None]:
     """Turn a failure to reach the database into Unavailable; `setting` names where the URL
     comes from, for the advice."""

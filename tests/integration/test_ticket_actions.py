@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from support import process
 from support.clock import FakeClock
 from support.harness import Harness, write_config
@@ -18,8 +19,9 @@ from support.smtp_sink import SmtpSink
 
 from daemon import acting, sweeps
 from daemon.acting import ActError, act
+from daemon.clocks import ClockKind
 from daemon.lifecycle import Event, InvalidTransition
-from daemon.store import clockrows
+from daemon.store import clockrows, db
 from daemon.store.models import MissedClock, OutboxMail, Ticket
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -263,8 +265,8 @@ def test_clock_rows_loaded_before_an_action_are_read_again_after_it(store: Harne
     with store.store.transaction() as s:
         loaded = clockrows.of_ticket(s, ticket_id)  # kept: the session maps them while held
         before = {row.kind: row.stopped_at for row in loaded}
-        held = acting.hold(s, ticket_id)
-        acting.act_in(s, store.deps, held, Event.CONTACT, "zheng_hao", "已致电", store.clock())
+        with acting.holding(s, ticket_id) as held:
+            acting.act_in(s, store.deps, held, Event.CONTACT, "zheng_hao", "已致电", store.clock())
         after = {row.kind: row.stopped_at for row in clockrows.of_ticket(s, ticket_id)}
     assert before["first_contact"] is None
     assert after["first_contact"] == store.clock()
@@ -273,7 +275,43 @@ def test_clock_rows_loaded_before_an_action_are_read_again_after_it(store: Harne
 def test_the_clocks_a_ticket_is_held_with_move_as_their_rows_do(store: Harness) -> None:
     ticket_id = _ticket_id(store, file(store))
     with store.store.transaction() as s:
-        held = acting.hold(s, ticket_id)
-        acting.act_in(s, store.deps, held, Event.CONTACT, "zheng_hao", "已致电", store.clock())
+        with acting.holding(s, ticket_id) as held:
+            acting.act_in(s, store.deps, held, Event.CONTACT, "zheng_hao", "已致电", store.clock())
         assert "first_contact" not in dict(held.running())
         assert held.clocks == clockrows.states(s, ticket_id)
+
+
+def _contact(s: Session, h: Harness, held: acting.Held, cause: str = "已致电") -> None:
+    acting.act_in(s, h.deps, held, Event.CONTACT, "zheng_hao", cause, h.clock())
+
+
+def test_a_ticket_read_after_a_rolled_back_action_is_as_stored(store: Harness) -> None:
+    ticket_id = _ticket_id(store, file(store))
+
+    def contact_then_fail(s: Session) -> None:
+        with db.savepoint(s):
+            with acting.holding(s, ticket_id) as held:
+                _contact(s, store, held)
+            assert held.ticket.status == "contacted"
+            raise LookupError("the message fails after the action was written")
+
+    with store.store.transaction() as s:
+        ticket = s.get_one(Ticket, ticket_id)
+        with pytest.raises(LookupError):
+            contact_then_fail(s)
+        assert ticket.status == "assigned"
+        assert clockrows.states(s, ticket_id)[ClockKind.FIRST_CONTACT].stopped_at is None
+
+
+def test_an_action_that_fails_leaves_the_ticket_as_stored(store: Harness) -> None:
+    ticket_id = _ticket_id(store, file(store))
+
+    def contact_twice(s: Session) -> None:
+        with db.savepoint(s), acting.holding(s, ticket_id) as held:
+            _contact(s, store, held)
+            _contact(s, store, held, "再次")
+
+    with store.store.transaction() as s:
+        with pytest.raises(InvalidTransition):
+            contact_twice(s)
+        assert s.get_one(Ticket, ticket_id).status == "assigned"

@@ -151,7 +151,7 @@ class _Reach:
 
 
 def _reach(session: Session, ticket: Ticket, deps: Deps) -> _Reach:
-    facts = notify.ticket_facts(session, ticket, deps.settings)
+    facts = notify.ticket_facts(session, ticket, deps.settings, staff=False)
     address = facts.customer
     why = _undeliverable(address, deps)
     in_reply_to, references = (None, ()) if why else _thread(session, ticket, deps)

@@ -84,13 +84,16 @@ _FIRST_TEXT = (
 )
 
 
-def ticket_facts(session: Session, ticket: Ticket, settings: Settings) -> TicketFacts:
-    """What every staff notice says about a stored ticket (as the filing notices do)."""
+def ticket_facts(
+    session: Session, ticket: Ticket, settings: Settings, staff: bool = True
+) -> TicketFacts:
+    """What every staff notice says about a stored ticket (as the filing notices do); what
+    the customer is told (`staff` False) leaves out their complaint's text, which they wrote."""
     # Customers and messages are written as they come, never left pending in the session: the
     # ticket's own pending changes need not be flushed to read them.
     with session.no_autoflush:
         customer = session.get_one(Customer, ticket.customer_id)
-        first = session.scalar(_FIRST_TEXT, {"ticket": ticket.id})
+        first = session.scalar(_FIRST_TEXT, {"ticket": ticket.id}) if staff else ""
     if first is None:  # a manufacturer's case: its text came in the record, not in a mail
         case = cases.case_of_ticket(session, ticket.id)
         first = case.text if case is not None else None

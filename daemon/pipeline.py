@@ -221,7 +221,8 @@ def _write(
         log.info("%s joined %s from %s (%s)", number, msg.message_id, msg.sender, decision.role)
         if decision.recheck is not None:
             _log_recheck(number, decision.recheck)
-        if decision.actor is not None and decision.commands:
+        if decision.commands:
+            assert decision.actor is not None  # judged together (decide.staff_reply)
             accepted = replies.Accepted(decision.actor, decision.commands)
             replies.apply(session, decision.ticket, accepted, filed.row, msg, deps, now, mail)
         return Outcome(Disposition.FOLLOWUP, ticket=number, message_id=msg.message_id)

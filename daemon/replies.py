@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from daemon import (
@@ -201,9 +202,11 @@ def sender_authenticated(headers: tuple[str, ...], trusted: tuple[str, ...], dom
     return False
 
 
-_SENT = select(OutboxMail.message_id, OutboxMail.raw).where(
-    OutboxMail.message_id.in_(bindparam("ids", expanding=True))
-)
+@functools.cache
+def _sent(count: int) -> Select[str, bytes]:
+    return select(OutboxMail.message_id, OutboxMail.raw).where(
+        records.ids_in(OutboxMail.message_id, count)
+    )
 
 
 def _sent_text(session: Session, msg: InboundMessage) -> str | None:
@@ -211,7 +214,8 @@ def _sent_text(session: Session, msg: InboundMessage) -> str | None:
     ids = [*msg.in_reply_to, *reversed(msg.references)]
     if not ids:
         return None
-    rows = session.execute(_SENT, {"ids": ids}).all()
+    count, params = records.ids_params(ids)
+    rows = session.execute(_sent(count), params).all()
     by_id = {row.message_id: row.raw for row in rows}
     raw = next((by_id[i] for i in ids if i in by_id), None)
     return None if raw is None else _plain_text(raw)
@@ -306,24 +310,29 @@ def apply(
     message_id = msg.message_id or msg.sha256[:16]
     done: list[notices.Done] = []
     undo: list[notices.Undo] = []
+    joined = events.Entry(msg.sender, events.FollowUp("staff"), row)
     try:
         with (
             db.savepoint(session),
             acting.holding(session, ticket.id) as held,  # once, however many commands follow
             records.batched(session),  # the audit entries of every command at once
         ):
-            # The stored reply's stamp, written with what its commands change.
+            # The stored reply's stamp and audit entry, written with what its commands change.
             held.change(updated_at=now)
+            records.add_events(session, ticket.id, now, [joined])
             for command in accepted.commands:
                 _apply_one(session, held, command, person, msg, deps, now, mail, done, undo)
             kinds = tuple(c.kind.value for c in accepted.commands)
             applied = events.ReplyApplied(message_id, kinds)
             records.add_event(session, ticket.id, now, person.key, applied, row)
     except (InvalidTransition, acting.ActError, _Unusable) as exc:
-        ticket.updated_at = now  # the stamp went back with the commands; the reply is stored
+        # The stamp and the entry went back with the commands; the reply is stored.
+        ticket.updated_at = now
         why = _why(exc, language)
         refused = events.ReplyRefused(message_id, msg.sender, "cannot-apply", str(exc))
-        records.add_event(session, ticket.id, now, person.key, refused, row)
+        records.add_events(
+            session, ticket.id, now, [joined, events.Entry(person.key, refused, row)]
+        )
         log.info("%s reply %s from %s not applied: %s", ticket.number, message_id, person.key, exc)
         if mail:
             for letter in _refusal(ticket, person, why, deps, now):

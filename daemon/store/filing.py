@@ -124,10 +124,11 @@ def file(
         ticket = decision.ticket
         row = store(ticket.id, Disposition.FOLLOWUP, decision.reason)
         if not decision.commands:
-            # Commands stamp the ticket with their own changes (replies.apply): one UPDATE,
-            # and nothing pending for their savepoint to flush first.
+            # Commands stamp and audit the reply with their own changes (replies.apply): one
+            # UPDATE and one INSERT, whether they apply or not.
             ticket.updated_at = now
-        records.add_event(session, ticket.id, now, msg.sender, events.FollowUp(decision.role), row)
+            joined = events.FollowUp(decision.role)
+            records.add_event(session, ticket.id, now, msg.sender, joined, row)
         if decision.recheck is not None:
             records.confine(session, ticket, decision.recheck, now, row)
         if decision.refused is not None:

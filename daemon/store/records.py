@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from daemon import events
@@ -150,23 +151,40 @@ def ticket_by_number(session: Session, number: str) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.number == number.upper()))
 
 
-def _thread_ticket() -> Select[Ticket]:
-    ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+# A reply names a few Message-IDs (In-Reply-To, References): up to this many are matched
+# with a placeholder each, in a statement built once per count, since an expanding IN has its
+# SQL rendered again on every execution. More fall back to the expanding parameter "ids".
+_FEW_IDS = 8
+
+
+def ids_params(ids: Sequence[str]) -> tuple[int, dict[str, Any]]:
+    """The count an ids_in() statement is built for (0: many) and its parameters."""
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > _FEW_IDS:
+        return 0, {"ids": unique}
+    return len(unique), {f"id{i}": ident for i, ident in enumerate(unique)}
+
+
+def ids_in(column: InstrumentedAttribute[Any], count: int) -> ColumnElement[bool]:
+    """`column IN` the Message-IDs ids_params() gives for `count`."""
+    if count == 0:
+        return column.in_(bindparam("ids", expanding=True))
+    return column.in_([bindparam(f"id{i}") for i in range(count)])
+
+
+@functools.cache
+def _thread_ticket(count: int) -> Select[Ticket]:
     known = union_all(
         select(Message.ticket_id, literal_column("0").label("rank")).where(
-            Message.message_id.in_(ids), Message.ticket_id.is_not(None)
+            ids_in(Message.message_id, count), Message.ticket_id.is_not(None)
         ),
         select(OutboxMail.ticket_id, literal_column("1")).where(
-            OutboxMail.message_id.in_(ids), OutboxMail.ticket_id.is_not(None)
+            ids_in(OutboxMail.message_id, count), OutboxMail.ticket_id.is_not(None)
         ),
     ).subquery()
     return (
         select(Ticket).join(known, Ticket.id == known.c.ticket_id).order_by(known.c.rank).limit(1)
     )
-
-
-# Built once: a reply's first statement, on every reply's path.
-_THREAD_TICKET = _thread_ticket()
 
 
 def thread_ticket(
@@ -175,7 +193,8 @@ def thread_ticket(
     """The ticket a reply belongs to: by a Message-ID we received or sent (in that order of
     preference), else by subject tag."""
     if message_ids:
-        ticket = session.scalar(_THREAD_TICKET, {"ids": list(message_ids)})
+        count, params = ids_params(message_ids)
+        ticket = session.scalar(_thread_ticket(count), params)
         if ticket is not None:
             return ticket
     for number in numbers:

@@ -135,6 +135,22 @@ def test_the_customers_own_follow_up_joins_and_the_handler_is_told_it_is_the_cus
     assert f"客户 {CUSTOMER}" in notice.text
 
 
+def test_a_follow_up_in_a_long_thread_finds_its_ticket_by_a_message_id(desk, sink):
+    number = _filed(desk, sink)
+    # A long thread: a dozen References, ours among the last; no ticket tag in the subject.
+    others = " ".join(f"<older-{i}@example.cn>" for i in range(11))
+    headers = {"References": f"{others} <first@example.cn>"}
+    outcome = desk.deliver(complaint("还是没人处理。", subject="Re: 投诉", headers=headers))
+    assert (outcome.disposition, outcome.ticket) == (Disposition.FOLLOWUP, number)
+
+
+def test_a_follow_up_naming_a_few_message_ids_finds_its_ticket(desk, sink):
+    number = _filed(desk, sink)
+    reply = complaint("还是没人处理。", subject="Re: 投诉", in_reply_to="<first@example.cn>")
+    outcome = desk.deliver(reply)
+    assert (outcome.disposition, outcome.ticket) == (Disposition.FOLLOWUP, number)
+
+
 def test_a_staff_reply_joins_and_is_not_presented_as_the_customer(desk, sink):
     outcome = desk.deliver(complaint(COMPLAINT))
     desk.send_outbox()

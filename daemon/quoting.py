@@ -145,11 +145,16 @@ RULES: tuple[Rule, ...] = (
     Rule("signature", Mark.SIGNATURE, _line(r"^(--|—{2}|-{2}—|——+)\s*$")),
 )
 
-_CLEAN = str.maketrans({"\u00a0": " ", "\u3000": " ", "\u200b": None, "\ufeff": None})
+# Spaces a client may write, as plain spaces; invisible marks, as nothing. One replace per
+# pair: several times faster than str.translate on a line of Chinese.
+_CLEAN = (("&nbsp;", " "), ("\u00a0", " "), ("\u3000", " "), ("\u200b", ""), ("\ufeff", ""))
 
 
-def _clean(line: str) -> str:
-    return line.replace("&nbsp;", " ").translate(_CLEAN).strip()
+def _cleaned(text: str) -> list[str]:
+    """The text's lines (as str.splitlines() cuts them) with their spacing made plain."""
+    for old, new in _CLEAN:
+        text = text.replace(old, new)
+    return [line.strip() for line in text.splitlines()]
 
 
 def _sent_key(cleaned: str) -> str:
@@ -165,7 +170,7 @@ _SENT_RUN_CHARS = 24
 
 def _mark_sent(cleaned: Sequence[str], sent: str) -> set[int]:
     """Lines quoting our notice verbatim: runs that follow the notice line by line."""
-    notice = [k for k in (_sent_key(_clean(line)) for line in sent.splitlines()) if k]
+    notice = [k for k in map(_sent_key, _cleaned(sent)) if k]
     where: dict[str, set[int]] = {}
     for position, key in enumerate(notice):
         where.setdefault(key, set()).add(position)
@@ -191,7 +196,7 @@ def _mark_sent(cleaned: Sequence[str], sent: str) -> set[int]:
 
 def marks(text: str, sent: str | None = None, rules: Sequence[Rule] = RULES) -> list[Mark]:
     """The mark of each line of `text`."""
-    cleaned = [_clean(line) for line in text.splitlines()]
+    cleaned = _cleaned(text)
     result = [Mark.BLANK if not c else Mark.TEXT for c in cleaned]
     ours = _mark_sent(cleaned, sent) if sent else set()
     for i in ours:

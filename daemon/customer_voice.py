@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon import acting, events, notices, notify, quoting, satisfaction, sweeps
@@ -24,7 +24,7 @@ from daemon.lifecycle import Event, Status
 from daemon.replycommands import Satisfaction
 from daemon.satisfaction import Reading
 from daemon.store import records
-from daemon.store.models import Message, Ticket
+from daemon.store.models import Message, Ticket, table
 from daemon.values import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -220,15 +220,19 @@ def _undeliverable(address: str, deps: Deps) -> str:
     return ""
 
 
+_messages = table(Message)
+_THREAD = (
+    select(_messages.c.message_id, _messages.c.sender)
+    .where(_messages.c.ticket_id == bindparam("ticket"), _messages.c.message_id.is_not(None))
+    .order_by(_messages.c.id)
+)
+
+
 def _thread(session: Session, ticket: Ticket, deps: Deps) -> tuple[str | None, tuple[str, ...]]:
     """In-Reply-To (the customer's last message on the ticket) and References (their first and
     last), so their mail client files our mail in their thread."""
-    with session.no_autoflush:  # messages are never left pending (notify.ticket_facts)
-        rows = session.execute(
-            select(Message.message_id, Message.sender)
-            .where(Message.ticket_id == ticket.id, Message.message_id.is_not(None))
-            .order_by(Message.id)
-        ).all()
+    # A plain statement: messages are written as statements, never left pending in the ORM.
+    rows = session.connection().execute(_THREAD, {"ticket": ticket.id}).all()
     theirs = [
         r.message_id for r in rows if r.message_id and deps.triage.staff_key(r.sender) is None
     ]

@@ -39,7 +39,7 @@ from daemon.lifecycle import Event, InvalidTransition
 from daemon.opening import Letter
 from daemon.org import OrgSettings, Person
 from daemon.store import db, records
-from daemon.store.models import OutboxMail, Ticket
+from daemon.store.models import OutboxMail, Ticket, table
 from daemon.values import InboundMessage, RawMail
 
 log = logging.getLogger(__name__)
@@ -202,10 +202,15 @@ def sender_authenticated(headers: tuple[str, ...], trusted: tuple[str, ...], dom
     return False
 
 
+_outbox = table(OutboxMail)
+
+
 @functools.cache
 def _sent(count: int) -> Select[str, bytes]:
-    return select(OutboxMail.message_id, OutboxMail.raw).where(
-        records.ids_in(OutboxMail.message_id, count)
+    # Columns of the table, not of the mapped class: a plain statement, without the ORM's
+    # work per execution (the outbox is only ever written by statements).
+    return select(_outbox.c.message_id, _outbox.c.raw).where(
+        records.ids_in(_outbox.c.message_id, count)
     )
 
 
@@ -215,7 +220,7 @@ def _sent_text(session: Session, msg: InboundMessage) -> str | None:
     if not ids:
         return None
     count, params = records.ids_params(ids)
-    rows = session.execute(_sent(count), params).all()
+    rows = session.connection().execute(_sent(count), params).all()
     by_id = {row.message_id: row.raw for row in rows}
     raw = next((by_id[i] for i in ids if i in by_id), None)
     return None if raw is None else _plain_text(raw)

@@ -165,7 +165,9 @@ def ids_params(ids: Sequence[str]) -> tuple[int, dict[str, Any]]:
     return len(unique), {f"id{i}": ident for i, ident in enumerate(unique)}
 
 
-def ids_in(column: InstrumentedAttribute[Any], count: int) -> ColumnElement[bool]:
+def ids_in(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], count: int
+) -> ColumnElement[bool]:
     """`column IN` the Message-IDs ids_params() gives for `count`."""
     if count == 0:
         return column.in_(bindparam("ids", expanding=True))

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,7 +21,7 @@ from daemon.deps import Deps
 from daemon.feeds import writeback as feed_writeback
 from daemon.lifecycle import Event, Status
 from daemon.store import clockrows, records
-from daemon.store.models import Customer, Ticket, table
+from daemon.store.models import Customer, Ticket
 from daemon.values import Classification
 
 log = logging.getLogger(__name__)
@@ -132,9 +132,8 @@ def holding(session: Session, ticket_id: int) -> Iterator[Held]:
     back the rest, and has the session forget what the ticket showed."""
     held = hold(session, ticket_id)
     yield held
-    if held._changes:
-        session.connection().execute(_UPDATE_TICKET, {**held._changes, "of_ticket": ticket_id})
-        held._changes.clear()
+    records.change_ticket(session, ticket_id, held._changes)
+    held._changes.clear()
 
 
 def hold(session: Session, ticket_id: int) -> Held:
@@ -159,8 +158,6 @@ def lock(session: Session, ticket_id: int) -> None:
 
 
 # Built once: every reply and staff action takes a ticket.
-_tickets = table(Ticket)
-_UPDATE_TICKET = update(_tickets).where(_tickets.c.id == bindparam("of_ticket"))
 _LOCKED_TICKET = (
     select(Ticket)
     .where(Ticket.id == bindparam("ticket"))

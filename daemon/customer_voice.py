@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from daemon import acting, events, notices, notify, quoting, satisfaction, sweeps
 from daemon.addresses import addr_spec
+from daemon.clocks import ClockKind
 from daemon.confidential import Recheck
 from daemon.deps import Deps
 from daemon.lifecycle import Event, Status
@@ -131,7 +132,8 @@ def verdict(
     result = acting.act_in(session, deps, held, reading.event, by, reading.cause, now, mail=mail)
     if reading.event is Event.REOPEN:
         reply = quoting.strip_reply(said_in).body[:_REPLY_CHARS]
-        sweeps.escalate_unsatisfied(session, ticket, deps, now, answer, reply, mail)
+        callback = held.clocks[ClockKind.CALLBACK]
+        sweeps.escalate_unsatisfied(session, ticket, callback, deps, now, answer, reply, mail)
     return result
 
 

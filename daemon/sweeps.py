@@ -511,6 +511,7 @@ def _resolution_told(job: _Job) -> tuple[str, bool]:
 def escalate_unsatisfied(
     session: Session,
     ticket: Ticket,
+    state: ClockState,
     deps: Deps,
     now: datetime,
     answer: Satisfaction,
@@ -520,10 +521,9 @@ def escalate_unsatisfied(
     """The customer is still unhappy with the result: one step up the ladder (seed 000, 7.9),
     the next after any earlier unhappy answer on this ticket, copying the neutral third party.
 
-    Recorded as an escalation of the callback clock under the rule UNSATISFIED.
+    Recorded as an escalation of the callback clock (`state`, started by the resolution
+    answered) under the rule UNSATISFIED.
     """
-    # The callback clock, started by the resolution answered.
-    state = clockrows.states(session, ticket.id)[ClockKind.CALLBACK]
     facts = notify.ticket_facts(session, ticket, deps.settings)
     job = _Job(session, deps, now, ticket, state, facts, _clock_facts(state, ticket, deps))
     records.written(session)

@@ -383,6 +383,15 @@ def store_message(
     return row_id
 
 
+_CHANGE_TICKET = update(_tickets).where(_tickets.c.id == bindparam("of_ticket"))
+
+
+def change_ticket(session: Session, ticket_id: int, columns: dict[str, Any]) -> None:
+    """Write a staff action's changes to a ticket in one statement (acting.holding)."""
+    if columns:
+        session.connection().execute(_CHANGE_TICKET, {**columns, "of_ticket": ticket_id})
+
+
 def attach_to_ticket(session: Session, message_row: int, ticket_id: int) -> None:
     session.execute(update(Message).where(Message.id == message_row).values(ticket_id=ticket_id))
 

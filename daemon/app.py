@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import alembic.util
-
 from daemon import notices, rulefiles, train
 from daemon.compose import Composer, ReplyTokens, TemplateError
 from daemon.config import ConfigError, Settings, database_url, reply_secrets, warnings
 from daemon.deps import Deps
 from daemon.store import Store
-from daemon.store.db import Unavailable, masked_url, reporting
+from daemon.store.db import Unavailable, UnknownSchema, masked_url, reporting
 from daemon.triage import Triage
 from daemon.values import Clock
 from daemon.workdays import BusinessCalendar, calendar_concerns
@@ -37,7 +35,7 @@ def open_store(settings: Settings, upgrade: bool | None = None) -> Store:
                 raise ConfigError(
                     "the database schema is not up to date: run `complaintd db upgrade`"
                 )
-        except alembic.util.CommandError as exc:
+        except UnknownSchema as exc:
             store.dispose()
             # A revision we do not know: a newer complaintd migrated this database.
             raise Unavailable(

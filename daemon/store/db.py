@@ -10,15 +10,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +26,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _UPGRADE_LOCK = 0x636F6D70
 # How long a SQLite statement waits for another writer before it fails as locked.
 BUSY_TIMEOUT_MS = 60_000
+
+
+class UnknownSchema(Exception):
+    """The database is at a schema revision this complaintd does not know (a newer one
+    migrated it)."""
 
 
 class Unavailable(Exception):
@@ -130,21 +134,35 @@ class Store:
             yield conn
 
     def upgrade(self) -> None:
-        """Apply every pending migration; safe when several instances start at once."""
+        """Apply every pending migration; safe when several instances start at once. A
+        database already at the head is left alone without loading the migration tool, which
+        every command would otherwise pay for at start."""
         if self.dialect == "sqlite":
             _sqlite_parent(self.url)
+        if self._revision() == head_revision():
+            return
+        from alembic import command
+        from alembic.util import CommandError
+
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:
+                raise UnknownSchema(str(exc)) from None
 
     def pending_migrations(self) -> bool:
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return self._revision() != head_revision()
+
+    def _revision(self) -> str | None:
+        """The schema revision the database is at; None for an empty database."""
         with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        return current != head
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -243,7 +261,15 @@ def _postgres_advice(url: str, cause: str, setting: str) -> str:
     return f"{reason}; check {setting}"
 
 
+def head_revision() -> str:
+    """The newest migration's revision: each file in versions/ is named after its revision,
+    numbered in order (a test checks this against the migration tool's own reading)."""
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
 def alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg

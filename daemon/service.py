@@ -16,8 +16,8 @@ import schedule
 from daemon import app, config, memory, sdnotify, sweeps
 from daemon.deps import Deps
 from daemon.feeds import http as feeds_http
+from daemon.feeds import posting as feeds_posting
 from daemon.feeds import webhook as feeds_webhook
-from daemon.feeds import writeback as feeds_writeback
 from daemon.feeds.ingest import drain_folder
 from daemon.feeds.settings import WRITEBACK_WORKER, FeedSettings
 from daemon.health import (
@@ -457,7 +457,7 @@ class Daemon:
             )
 
         async def write_back() -> None:
-            await feeds_writeback.deliver_due(
+            await feeds_posting.deliver_due(
                 deps, stop, lambda: health.handled(WRITEBACK_WORKER, FEED, clock())
             )
 

@@ -7,7 +7,7 @@ import functools
 import json
 import sys
 
-from daemon import app, config, service
+from daemon import app, config
 from daemon.cli.common import CommandError, Commands, config_option, load_settings
 from daemon.compose import Composer
 from daemon.logs import setup_logging
@@ -44,6 +44,9 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(settings.service.log_level)
     app.warn_of_provisional_calendar(settings, app.utc_now())
     app.warn_of_config_gaps(settings)
+    # Imported here: the daemon's workers (mail, HTTP, reports) are no cost to other commands.
+    from daemon import service
+
     try:
         return service.run(path, settings)
     except config.ConfigError as exc:

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-
 
 def _cell(value: object) -> object:
     """A value as a spreadsheet holds it: lists joined, None empty."""
@@ -34,6 +32,8 @@ def write_xlsx(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], path: Path, title: str
 ) -> None:
     """The rows as one sheet, a header row first and frozen."""
+    from openpyxl import Workbook  # here: the spreadsheet library is no cost to other commands
+
     book = Workbook()
     sheet = book.active
     sheet.title = title

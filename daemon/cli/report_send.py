@@ -11,7 +11,6 @@ from daemon import app
 from daemon.addresses import addr_spec
 from daemon.cli.clock_cmds import parse_instant
 from daemon.cli.common import CommandError, Commands, config_option, database, load_settings
-from daemon.reports import sending
 from daemon.reports.schedule import ReportKind, latest_due, parse_period
 
 
@@ -57,6 +56,9 @@ def register(r_sub: Commands) -> None:
 
 
 def _send(args: argparse.Namespace) -> int:
+    # Imported here: the report's workbook and charts are no cost to other commands.
+    from daemon.reports import sending
+
     _, settings = load_settings(args)
     kind = ReportKind(args.kind)
     now = parse_instant(args.at, settings.zone, "--at") if args.at else app.utc_now()

@@ -23,7 +23,7 @@ from support.oem_server import OemServer, Reply, Request
 from support.smtp_sink import SmtpSink
 
 from daemon import acting
-from daemon.feeds import ingest, writeback
+from daemon.feeds import ingest, posting
 from daemon.feeds.folder import SourceRecord
 from daemon.lifecycle import Event
 from daemon.store.cases import ManufacturerCase
@@ -93,7 +93,7 @@ def act(h: Harness, number: str, event: Event) -> None:
 
 
 def deliver(h: Harness) -> int:
-    return asyncio.run(writeback.deliver_due(h.deps, asyncio.Event()))
+    return asyncio.run(posting.deliver_due(h.deps, asyncio.Event()))
 
 
 def posts(h: Harness) -> list[WritebackPost]:
@@ -172,7 +172,7 @@ def test_posts_left_when_the_worker_stops_are_sent_after_a_restart_each_once(
             return Reply(200, {"ok": True})
 
         oem.handler = answer
-        return await writeback.deliver_due(h.deps, stop)
+        return await posting.deliver_due(h.deps, stop)
 
     assert asyncio.run(stopped_after_the_first_post()) == 1
     assert [p.state for p in posts(h)] == ["sent", "pending", "pending"]

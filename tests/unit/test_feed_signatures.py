@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from daemon.feeds.folder import SourceRecord
 from daemon.feeds.http import flat, newest_since, records_in
+from daemon.feeds.posting import backoff
 from daemon.feeds.settings import FeedSettings
 from daemon.feeds.webhook import secret_bytes, sign, verify
-from daemon.feeds.writeback import backoff
 
 # The example of the Standard Webhooks specification.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

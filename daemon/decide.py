@@ -42,7 +42,7 @@ def decide(
         return filing.Ignore("own-mail")
     # A reply token names its ticket too, for clients that drop our subject tag; it is
     # verified later, like everything else a reply says.
-    tokens = replies.tokens_of(msg, raw)
+    tokens = replies.tokens_of(msg)
     numbers = [
         *numbers_in(msg.subject, deps.settings.tickets.prefix),
         *(token.partition(".")[0].upper() for token in tokens),

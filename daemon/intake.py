@@ -118,6 +118,8 @@ _ADDR_SPEC = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,
 _HEADER_ID = re.compile(r"^Message-I[dD][ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.M | re.I)
 _BOUNDARY_LINE = re.compile(rb"^--([!-~]{1,200}?)[ \t]*\r?\n[!-9;-~]{1,100}[ \t]*:", re.M)
 _FORWARD_FIELDS = (("From", "from"), ("Date", "date"), ("Subject", "subject"), ("To", "to"))
+# Where our servers say they delivered the message, as they name it.
+_DELIVERY_FIELDS = ("delivered-to", "x-original-to", "envelope-to")
 # Header fields kind detection reads; only these are handed over.
 _KIND_FIELDS = (
     "return-path",
@@ -213,6 +215,9 @@ def _parse(data: bytes, body_limit: int) -> InboundMessage:
         bounced_message_ids=bounced,
         notes=join_notes(notes),
         reply_to=reply_to,
+        delivered_to=tuple(
+            " ".join(v.split()) for name in _DELIVERY_FIELDS for v in _all(fields, name)
+        )[:_MAX_MAILBOXES],
         content_sha256=_content_digest(
             (sender, sender_name, sent_at.isoformat() if sent_at else unfold(date).strip()),
             subject,

@@ -44,9 +44,6 @@ from daemon.values import InboundMessage, RawMail
 
 log = logging.getLogger(__name__)
 
-# Headers a receiving server writes with the address it delivered to (plus part included).
-_DELIVERY_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
-
 
 @dataclass(frozen=True, slots=True)
 class Note:
@@ -162,12 +159,11 @@ def authenticate(
     return None
 
 
-def tokens_of(msg: InboundMessage, raw: RawMail) -> tuple[str, ...]:
+def tokens_of(msg: InboundMessage) -> tuple[str, ...]:
     """Reply tokens the message carries: in a plus-addressed recipient first (as delivered,
     then To and Cc), then in the Message-IDs it answers, nearest first."""
-    delivered = [v for name in _DELIVERY_HEADERS for v in authres.header_values(raw.data, name)]
     found: list[str] = []
-    for address in (*delivered, *msg.recipients):
+    for address in (*msg.delivered_to, *msg.recipients):
         token = replytokens.in_address(address)
         if token and token not in found:
             found.append(token)

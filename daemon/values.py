@@ -82,6 +82,9 @@ class InboundMessage:
     reply_to: str = ""  # the first deliverable Reply-To address, "" when none
     # Digest of what the sender wrote (From, Date, Subject, body, attachments); "" when unknown.
     content_sha256: str = ""
+    # The addresses our servers say they delivered it to (Delivered-To, X-Original-To,
+    # Envelope-To), in that order: a plus-addressed one carries a reply token.
+    delivered_to: tuple[str, ...] = ()
 
     @property
     def dedupe_key(self) -> str:

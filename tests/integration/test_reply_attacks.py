@@ -165,6 +165,20 @@ def test_a_customer_cannot_give_a_staff_command(staff_desk: Harness, sink: SmtpS
     assert {e["detail"]["role"] for e in events_of(staff_desk, number, "followup")} == {"customer"}
 
 
+def test_a_token_only_the_delivering_server_names_is_honoured(
+    staff_desk: Harness, sink: SmtpSink
+) -> None:
+    # A client that drops the thread headers and shows the plain address: the plus address
+    # survives only in the Delivered-To our server writes.
+    number = file(staff_desk)
+    notice = notice_to(staff_desk, sink, SERVICE_MANAGER)
+    token = token_for(staff_desk, number, SERVICE_MANAGER)
+    delivered = {"Delivered-To": f"complaints+{token}@dealer.example"}
+    ack = reply(notice, "签收", to="complaints@dealer.example", in_reply_to="", headers=delivered)
+    assert staff_desk.deliver(ack).disposition is Disposition.FOLLOWUP
+    assert staff_desk.ticket(number)["status"] == "acknowledged"
+
+
 def test_a_token_in_a_customers_reply_gives_them_nothing(
     staff_desk: Harness, sink: SmtpSink
 ) -> None:

@@ -424,6 +424,19 @@ def test_line_ends_are_normalised_and_trailing_whitespace_stripped() -> None:
 # -- identity and threading ------------------------------------------------------------------------
 
 
+def test_the_addresses_it_was_delivered_to_are_read_in_the_order_servers_name_them() -> None:
+    head = (
+        b"Envelope-To: desk@dealer.example\nDelivered-To: complaints+abc@dealer.example\n"
+        b"X-Original-To:  complaints@dealer.example \nDelivered-To: other@dealer.example\n"
+    )
+    assert parse(mail(head)).delivered_to == (
+        "complaints+abc@dealer.example",
+        "other@dealer.example",
+        "complaints@dealer.example",
+        "desk@dealer.example",
+    )
+
+
 def test_message_id_loses_its_angle_brackets() -> None:
     assert parse(mail(b"Message-ID:  <abc.1@client.example> ")).message_id == "abc.1@client.example"
 

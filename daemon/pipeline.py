@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -108,25 +108,52 @@ def _file_all(
     parsed: list[_Parsed], deps: Deps, run: Run
 ) -> tuple[list[Outcome], list[float], Exception | None]:
     """The batch's one transaction: each message's outcome and filing time, in order, up to
-    the first one to be tried again later, and the error that stopped there."""
+    the first one to be tried again later, and the error that stopped there.
+
+    A batch is first filed straight through, without a savepoint per message, which would
+    cost it a tenth of its time; should anything fail, that transaction is rolled back whole
+    and the batch filed again with a savepoint per message, so the failure is decided alone.
+    """
+    if len(parsed) > 1:
+        try:
+            with deps.store.transaction() as session:
+                return _each(session, parsed, deps, run, _file_straight)
+        except Exception as exc:  # noqa: BLE001 (whatever failed is met again, and decided, below)
+            log.info("batch of %d filed again message by message: %s", len(parsed), exc)
+    with deps.store.transaction() as session:
+        return _each(session, parsed, deps, run, _file_one)
+
+
+_Filer = Callable[[Session, _Parsed, Deps, Run], tuple[Outcome | None, Exception | None]]
+
+
+def _each(
+    session: Session, parsed: list[_Parsed], deps: Deps, run: Run, file_one: _Filer
+) -> tuple[list[Outcome], list[float], Exception | None]:
     outcomes: list[Outcome] = []
     seconds: list[float] = []
     error: Exception | None = None
     checkpoint: Checkpoint | None = None
-    with deps.store.transaction() as session:
-        for p in parsed:
-            began = time.monotonic()
-            outcome, failure = _file_one(session, p, deps, run)
-            if outcome is None:
-                error = failure
-                break
-            outcomes.append(outcome)
-            seconds.append(time.monotonic() - began)
-            cp = p.item.checkpoint
-            if cp is not None and (checkpoint is None or cp.uid >= checkpoint.uid):
-                checkpoint = cp
-        filing.advance(session, checkpoint, deps.clock())
+    for p in parsed:
+        began = time.monotonic()
+        outcome, failure = file_one(session, p, deps, run)
+        if outcome is None:
+            error = failure
+            break
+        outcomes.append(outcome)
+        seconds.append(time.monotonic() - began)
+        cp = p.item.checkpoint
+        if cp is not None and (checkpoint is None or cp.uid >= checkpoint.uid):
+            checkpoint = cp
+    filing.advance(session, checkpoint, deps.clock())
     return outcomes, seconds, error
+
+
+def _file_straight(
+    session: Session, p: _Parsed, deps: Deps, run: Run
+) -> tuple[Outcome | None, Exception | None]:
+    """One message in the batch's transaction itself; any failure fails the batch."""
+    return _file(session, p, deps, run), None
 
 
 def _file_one(

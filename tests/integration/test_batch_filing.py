@@ -1,6 +1,7 @@
-"""A fetched batch is filed in one transaction, each message in a savepoint of its own: one bad
-message fails alone, an unreachable database commits nothing, and the mailbox checkpoint
-commits with the tickets of the messages before it."""
+"""A fetched batch is filed in one transaction: straight through when every message files, else
+again with each message in a savepoint of its own. One bad message fails alone, an unreachable
+database commits nothing, and the mailbox checkpoint commits with the tickets of the messages
+before it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from support.smtp_sink import SmtpSink
 
 from daemon.pipeline import process_batch
 from daemon.store.mailboxes import Checkpoints
-from daemon.store.models import Customer, Message, Quarantined, Ticket
+from daemon.store.models import Customer, Message, OutboxMail, Quarantined, Ticket
 from daemon.values import Batch, Checkpoint, Disposition, RawMail, Received
 
 MAILBOX, FOLDER, UIDVALIDITY = "complaints", "INBOX", 7
@@ -41,7 +42,9 @@ def checkpoint(h: Harness) -> int | None:
     return None if saved is None else saved.uid
 
 
-def count(h: Harness, model: type[Ticket] | type[Quarantined] | type[Message]) -> int:
+def count(
+    h: Harness, model: type[Ticket] | type[Quarantined] | type[Message] | type[OutboxMail]
+) -> int:
     with h.session() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -93,6 +96,35 @@ def test_a_poison_message_mid_batch_is_quarantined_and_the_others_filed(harness:
         addresses = set(s.scalars(select(Customer.address)))
     assert "poison@example.cn" not in addresses
     assert checkpoint(harness) == 4
+
+
+def test_a_batch_filed_again_after_a_failure_queues_each_acknowledgement_once(
+    harness: Harness,
+):
+    refuse_poison(harness)
+    senders = ["a@example.cn", "b@example.cn", "poison@example.cn", "c@example.cn"]
+
+    process_batch(fetched(harness, senders), harness.deps)
+
+    with harness.session() as s:
+        acknowledged = list(s.scalars(select(OutboxMail.recipient).order_by(OutboxMail.id)))
+    assert acknowledged == ["a@example.cn", "b@example.cn", "c@example.cn"]
+
+
+def test_a_batch_where_every_message_files_takes_no_savepoint(harness: Harness):
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(harness.store.engine, "before_cursor_execute", seen)
+    try:
+        batch = process_batch(fetched(harness, ["a@example.cn", "b@example.cn"]), harness.deps)
+    finally:
+        event.remove(harness.store.engine, "before_cursor_execute", seen)
+
+    assert dispositions(batch) == [Disposition.FILED] * 2
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
 
 
 def test_the_checkpoint_commits_once_at_the_last_message_of_the_batch(harness: Harness):

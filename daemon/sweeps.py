@@ -28,7 +28,7 @@ from daemon.notices import ClockFacts, TicketFacts, ToldBefore, local_time
 from daemon.org import OrgSettings
 from daemon.replycommands import Satisfaction
 from daemon.store import clockrows, records
-from daemon.store.models import Ticket, TicketClock, TicketEvent
+from daemon.store.models import Ticket, TicketClock, TicketEvent, one_of
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +425,7 @@ def _told_before(job: _Job) -> tuple[ToldBefore, ...]:
         select(TicketEvent)
         .where(
             TicketEvent.ticket_id == job.ticket.id,
-            TicketEvent.kind.in_((events.Kind.REMINDED, events.Kind.ESCALATED)),
+            one_of(TicketEvent.kind, (events.Kind.REMINDED, events.Kind.ESCALATED)),
         )
         .order_by(TicketEvent.id)
     ).all()

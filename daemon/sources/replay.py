@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 
 def is_mbox(path: Path) -> bool:
     """An mbox starts with a 'From ' separator line; a single message does not."""
+    if path.suffix.lower() in {".eml", ".msg"}:
+        return False
     try:
         with open(path, "rb") as fh:
             head = fh.read(5)
     except OSError:
         return False
-    return head == b"From " and path.suffix.lower() not in {".eml", ".msg"}
+    return head == b"From "
 
 
 def files_under(paths: Sequence[Path]) -> list[Path]:

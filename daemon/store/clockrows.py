@@ -85,14 +85,16 @@ def write(row: TicketClock, state: ClockState, next_action_at: datetime | None) 
         setattr(row, key, value)
 
 
+_INSERT = insert(table(TicketClock))
+
+
 def insert_new(
     session: Session, ticket_id: int, started: Sequence[tuple[ClockState, datetime | None]]
 ) -> None:
     """The clocks of a ticket just opened, in one statement (no rows exist to update)."""
     if started:
         session.connection().execute(
-            insert(table(TicketClock)),
-            [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started],
+            _INSERT, [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started]
         )
 
 

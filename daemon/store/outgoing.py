@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from daemon.store.models import OutboxMail, table
+from daemon.store.models import OutboxMail, one_of, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ _capped = (
     select(func.count())
     .where(
         _outbox.c.recipient == bindparam("cap_recipient"),
-        _outbox.c.status.in_(_COUNTED),
+        one_of(_outbox.c.status, _COUNTED),
         _outbox.c.created_at >= bindparam("cap_since"),
     )
     .scalar_subquery()

@@ -43,6 +43,7 @@ from daemon.store.models import (
     Ticket,
     TicketCounter,
     TicketEvent,
+    one_of,
     table,
 )
 from daemon.values import Assignment, Classification, InboundMessage, RawMail
@@ -128,14 +129,22 @@ def fitted(tbl: Table, values: dict[str, Any]) -> dict[str, Any]:
     schema itself, makes one message store the same on both and never fail on a field's size.
     """
     cut = dict(values)
+    lengths = _lengths(tbl)
     for name, value in values.items():
-        column = tbl.c.get(name)
-        if column is None or not isinstance(value, str) or not isinstance(column.type, String):
-            continue
-        length = column.type.length
-        if length is not None and len(value) > length:
+        length = lengths.get(name)
+        if length is not None and isinstance(value, str) and len(value) > length:
             cut[name] = value[:length]
     return cut
+
+
+@functools.cache
+def _lengths(tbl: Table) -> dict[str, int]:
+    """The declared length of each of the table's string columns that has one."""
+    return {
+        c.key: c.type.length
+        for c in tbl.c
+        if isinstance(c.type, String) and c.type.length is not None
+    }
 
 
 def message_seen(session: Session, dedupe_key: str) -> bool:
@@ -327,6 +336,10 @@ def recent_tickets(
     return int(count or 0)
 
 
+_attachments = table(Attachment)
+_INSERT_ATTACHMENT = insert(_attachments)
+
+
 def store_message(
     session: Session,
     msg: InboundMessage,
@@ -362,12 +375,11 @@ def store_message(
     conn = session.connection()
     row_id: int = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     if msg.attachments:
-        attachments = table(Attachment)
         conn.execute(
-            insert(attachments),
+            _INSERT_ATTACHMENT,
             [
                 fitted(
-                    attachments,
+                    _attachments,
                     {
                         "message_row": row_id,
                         "filename": part.filename,
@@ -570,7 +582,7 @@ _PARTY = (
     .where(
         _messages.c.ticket_id == bindparam("ticket"),
         _messages.c.sender == bindparam("sender"),
-        _messages.c.disposition.in_(("filed", "followup")),
+        one_of(_messages.c.disposition, ("filed", "followup")),
     )
     .limit(1)
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from daemon.charsets import HAN_CLASS
 
@@ -49,7 +50,7 @@ TRADITIONAL_ONLY = frozenset(pair[1] for pair in CHARACTER_PAIRS.split()) | froz
     "裡裏麵髮鬆隻週臺製準劃塗傑衝"
 )
 
-_HAN = re.compile(f"[{HAN_CLASS}]")
+_HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 _SIMPLIFIED = re.compile(f"[{''.join(sorted(SIMPLIFIED_ONLY))}]")
 _TRADITIONAL = re.compile(f"[{''.join(sorted(TRADITIONAL_ONLY))}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -62,7 +63,7 @@ def detect_language(text: str, default: str = "zh-CN") -> str:
     # Word characters include Han, so the address pattern is slow on Chinese: run it only when
     # the text could hold an address or a link.
     clean = _NOISE.sub(" ", text) if "@" in text or "://" in text or "www." in text else text
-    han = len(_HAN.findall(clean))
+    han = sum(map(len, _HAN_RUN.findall(clean)))  # runs, not one string per character
     words = len(_LATIN_WORD.findall(clean))
     # A Chinese character carries about as much as an English word, so compare those counts.
     if not han and not words:
@@ -106,11 +107,31 @@ _TO_SIMPLIFIED: dict[int, str] = {
 }
 
 
+def _any_of(code_points: Iterable[int]) -> re.Pattern[str]:
+    """A search for any of the characters, written as ranges: a class of single characters
+    beyond the BMP is searched one by one, far slower than the translation it spares."""
+    ranges: list[list[int]] = []
+    for c in sorted(code_points):
+        if ranges and c == ranges[-1][1] + 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+
+
+# str.translate looks every character up, which costs more than the rest of the normalisation
+# on a long Chinese text; a search for the few that would change is a fraction of that.
+_HAS_INVISIBLE = _any_of(_INVISIBLE)
+_HAS_TRADITIONAL = _any_of(_TO_SIMPLIFIED)
+
+
 def normalise_text(text: str) -> str:
     """Text as names are compared, the same for a name and for a complaint: invisible characters
     removed, NFKC (full-width letters and digits, compatibility ideographs), case folded, and
     Traditional characters of the pair tables turned Simplified."""
     # Invisible characters go first: between a letter and its combining accent one would keep
     # NFKC from composing them.
-    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
-    return text.casefold().translate(_TO_SIMPLIFIED)
+    if _HAS_INVISIBLE.search(text):
+        text = text.translate(_INVISIBLE)
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return text.translate(_TO_SIMPLIFIED) if _HAS_TRADITIONAL.search(text) else text

@@ -174,11 +174,18 @@ def _merge_file(
             phrases[(target, phrase.key)] = phrase
         for source in rule.get("patterns", []):
             try:
-                # Texts are case-folded before matching; a pattern keeps its escapes (\D, \S).
-                regex = re.compile(unicodedata.normalize("NFKC", source), re.IGNORECASE)
+                regex = _pattern(source)
             except (re.error, TypeError) as exc:
                 raise RulesError(f"{where}: pattern {source!r}: {exc}") from None
             patterns.append(Pattern(regex, target, weight))
+
+
+def _pattern(source: Any) -> re.Pattern[str]:
+    """Texts are case-folded before matching; a pattern keeps its escapes (\\D, \\S). One in
+    lower case already matches them as written; only one with capitals is matched ignoring
+    case, which makes the search a third slower."""
+    folded = unicodedata.normalize("NFKC", source)
+    return re.compile(folded, 0 if folded == folded.casefold() else re.IGNORECASE)
 
 
 def _check_rule(where: str, rule: Any) -> tuple[str, float]:

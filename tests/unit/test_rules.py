@@ -102,3 +102,11 @@ def test_pattern_keeps_its_uppercase_escapes() -> None:
         ]
     )
     assert classify("", "工单#1234", rules).major == ("code",)
+
+
+@pytest.mark.parametrize("pattern", ["recalled (twice|again)", "RECALLED (Twice|AGAIN)"])
+def test_a_pattern_matches_the_text_whatever_the_case_of_either(pattern: str) -> None:
+    rule = f"[[rules]]\ntarget = 'major:recall'\npatterns = ['{pattern}']\n"
+    source = "[categories]\nother = {}\n" + rule
+    rules = parse_rules([("local", source)])
+    assert classify("", "My car was Recalled AGAIN last week", rules).major == ("recall",)

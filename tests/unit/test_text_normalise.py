@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from daemon import language
 from daemon.language import normalise_text
 
 
@@ -58,3 +61,14 @@ def test_accent_split_by_an_invisible_character_is_composed() -> None:
 def test_plain_simplified_text_is_unchanged() -> None:
     text = "服务经理郑浩一直推脱不处理"
     assert normalise_text(text) == text
+
+
+_TRICKY = st.sampled_from(
+    [*map(chr, language._INVISIBLE), *map(chr, language._TO_SIMPLIFIED), "王", "ｗ", "Ａ", " "]
+)
+
+
+@given(st.lists(_TRICKY | st.characters(), max_size=30).map("".join))
+def test_no_invisible_nor_paired_traditional_character_survives(text: str) -> None:
+    folded = normalise_text(text)
+    assert not set(map(ord, folded)) & (language._INVISIBLE.keys() | language._TO_SIMPLIFIED.keys())

@@ -19,7 +19,7 @@ from daemon.deps import Deps, Run
 from daemon.feeds import ingest
 from daemon.matter import GROUP
 from daemon.opening import Letter
-from daemon.store import db, filing, records
+from daemon.store import db, faults, filing, records
 from daemon.store.models import HeldMessage, Ticket
 from daemon.values import (
     Batch,
@@ -118,6 +118,10 @@ def _file_all(
         try:
             with deps.store.transaction() as session:
                 return _each(session, parsed, deps, run, _file_straight)
+        except DBAPIError as exc:
+            if faults.fault(exc, deps.store) is faults.Fault.UNREACHABLE:
+                raise  # the database, not a message: nothing to decide, the source tries later
+            log.info("batch of %d filed again message by message: %s", len(parsed), exc)
         except Exception as exc:  # noqa: BLE001 (whatever failed is met again, and decided, below)
             log.info("batch of %d filed again message by message: %s", len(parsed), exc)
     with deps.store.transaction() as session:

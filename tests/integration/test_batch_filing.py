@@ -205,6 +205,28 @@ def test_an_unreachable_database_mid_batch_commits_nothing_and_the_batch_files_a
     assert (count(harness, Ticket), checkpoint(harness)) == (4, 4)
 
 
+def test_an_unreachable_database_is_met_once_not_again_message_by_message(harness: Harness):
+    full = DiskFull(harness)
+    items = fetched(harness, ["a@example.cn", "b@example.cn", "x@example.cn"])
+    items[2] = Received(full.message(3), items[2].checkpoint)
+    tries: list[str] = []  # the first message's customer, each time it is written
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        values = params.values() if isinstance(params, dict) else params
+        if statement.startswith("INSERT INTO customers") and "a@example.cn" in values:
+            tries.append(statement)
+
+    event.listen(harness.store.engine, "before_cursor_execute", seen)
+    try:
+        with pytest.raises(DBAPIError):
+            process_batch(items, harness.deps)
+    finally:
+        event.remove(harness.store.engine, "before_cursor_execute", seen)
+    full.recover()
+
+    assert len(tries) == 1  # filed once, not again message by message after the outage
+
+
 # --- a fault that might pass: the messages before it commit --------------------------------
 
 

@@ -187,6 +187,8 @@ _UTF8_THREE_BYTE = re.compile(rb"[\xe0-\xf4]")  # lead bytes of characters from 
 # the supplementary planes' extensions B and later. The one definition the project uses.
 HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 HAN = re.compile(f"[{HAN_CLASS}]")
+# Counting Han characters by their runs: findall with HAN makes one string per character.
+HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 
 
 def is_han(ch: str) -> bool:
@@ -330,7 +332,7 @@ def _hanzi_score(text: str, codec: str = "", tolerant: bool = False) -> float:
 def latin_read_as_han(text: str) -> bool:
     """Whether Han characters in the text sit inside Latin words: a wrong double-byte guess."""
     sample = text[:_SCORE_SAMPLE]
-    han = len(HAN.findall(sample))
+    han = sum(map(len, HAN_RUN.findall(sample)))
     if not han:
         return False
     inside = sum(len(m) for m in _HAN_IN_LATIN.findall(sample))

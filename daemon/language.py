@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from daemon.charsets import HAN_CLASS
+from daemon.charsets import HAN_RUN
 
 LANGUAGES = ("zh-CN", "zh-TW", "en")
 
@@ -50,7 +50,6 @@ TRADITIONAL_ONLY = frozenset(pair[1] for pair in CHARACTER_PAIRS.split()) | froz
     "裡裏麵髮鬆隻週臺製準劃塗傑衝"
 )
 
-_HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 _SIMPLIFIED = re.compile(f"[{''.join(sorted(SIMPLIFIED_ONLY))}]")
 _TRADITIONAL = re.compile(f"[{''.join(sorted(TRADITIONAL_ONLY))}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -63,7 +62,7 @@ def detect_language(text: str, default: str = "zh-CN") -> str:
     # Word characters include Han, so the address pattern is slow on Chinese: run it only when
     # the text could hold an address or a link.
     clean = _NOISE.sub(" ", text) if "@" in text or "://" in text or "www." in text else text
-    han = sum(map(len, _HAN_RUN.findall(clean)))  # runs, not one string per character
+    han = sum(map(len, HAN_RUN.findall(clean)))
     words = len(_LATIN_WORD.findall(clean))
     # A Chinese character carries about as much as an English word, so compare those counts.
     if not han and not words:

@@ -124,6 +124,20 @@ _HAS_INVISIBLE = _any_of(_INVISIBLE)
 _HAS_TRADITIONAL = _any_of(_TO_SIMPLIFIED)
 
 
+# The full-width punctuation of nearly every Chinese text, each with its NFKC form: mapped
+# first, most texts are then already in NFKC, which is checked at a fraction of the cost of
+# normalising (a long complaint went through NFKC twice, for its rules and for its names).
+_FULL_WIDTH_PUNCTUATION = {c: unicodedata.normalize("NFKC", c) for c in "，：；！？（）"}
+
+
+def nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), quicker on Chinese text."""
+    for wide, narrow in _FULL_WIDTH_PUNCTUATION.items():
+        if wide in text:
+            text = text.replace(wide, narrow)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
 def normalise_text(text: str) -> str:
     """Text as names are compared, the same for a name and for a complaint: invisible characters
     removed, NFKC (full-width letters and digits, compatibility ideographs), case folded, and
@@ -132,5 +146,5 @@ def normalise_text(text: str) -> str:
     # NFKC from composing them.
     if _HAS_INVISIBLE.search(text):
         text = text.translate(_INVISIBLE)
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = nfkc(text).casefold()
     return text.translate(_TO_SIMPLIFIED) if _HAS_TRADITIONAL.search(text) else text

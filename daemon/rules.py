@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.charsets import HAN
+from daemon.language import nfkc
 from daemon.values import ConfigPath
 
 INTENSITIES = ("general", "medium", "strong", "irrational")
@@ -226,4 +227,4 @@ def _has_han(text: str) -> bool:
 
 def normalise(text: str) -> str:
     """Full-width forms folded (ＡＢＣ１２３ -> abc123), case folded, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return " ".join(nfkc(text).casefold().split())

@@ -18,7 +18,6 @@ import json
 import logging
 import pickle
 import re
-import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.charsets import HAN_CLASS
+from daemon.language import nfkc
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ _TOKEN = re.compile(rf"[a-z]+|\d+|[{HAN_CLASS}]")
 
 def tokens(text: str) -> list[str]:
     """Chinese characters one by one, Latin words whole, every number as "0"."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = nfkc(text).casefold()
     return ["0" if t[0].isdigit() else t for t in _TOKEN.findall(folded)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,3 +74,13 @@ _TRICKY = st.sampled_from(
 def test_no_invisible_nor_paired_traditional_character_survives(text: str) -> None:
     folded = normalise_text(text)
     assert not set(map(ord, folded)) & (language._INVISIBLE.keys() | language._TO_SIMPLIFIED.keys())
+
+
+@given(
+    st.lists(
+        st.sampled_from("，：；！？（）。、 \u0301\u3000ａＡ王") | st.characters(), max_size=40
+    )
+)
+def test_nfkc_is_the_standard_normalisation(chars: list[str]) -> None:
+    text = "".join(chars)
+    assert language.nfkc(text) == unicodedata.normalize("NFKC", text)

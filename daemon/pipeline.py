@@ -118,11 +118,12 @@ def _file_all(
         try:
             with deps.store.transaction() as session:
                 return _each(session, parsed, deps, run, _file_straight)
-        except DBAPIError as exc:
-            if faults.fault(exc, deps.store) is faults.Fault.UNREACHABLE:
+        except Exception as exc:  # whatever failed is met again, and decided, below
+            if (
+                isinstance(exc, DBAPIError)
+                and faults.fault(exc, deps.store) is faults.Fault.UNREACHABLE
+            ):
                 raise  # the database, not a message: nothing to decide, the source tries later
-            log.info("batch of %d filed again message by message: %s", len(parsed), exc)
-        except Exception as exc:  # noqa: BLE001 (whatever failed is met again, and decided, below)
             log.info("batch of %d filed again message by message: %s", len(parsed), exc)
     with deps.store.transaction() as session:
         return _each(session, parsed, deps, run, _file_one)

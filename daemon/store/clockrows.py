@@ -85,7 +85,9 @@ def write(row: TicketClock, state: ClockState, next_action_at: datetime | None) 
         setattr(row, key, value)
 
 
-_INSERT = insert(table(TicketClock))
+_clocks = table(TicketClock)
+# Built once: every new ticket and every clock a staff action starts inserts rows.
+_INSERT = insert(_clocks)
 
 
 def insert_new(
@@ -109,7 +111,6 @@ def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
     ).all()
 
 
-_clocks = table(TicketClock)
 _STATES = (
     select(*(c for c in _clocks.c if c.key not in ("id", "ticket_id", "next_action_at")))
     .where(_clocks.c.ticket_id == bindparam("ticket"))
@@ -170,7 +171,7 @@ def apply(
     if updates:
         conn.execute(_UPDATE, updates)
     if inserts:
-        conn.execute(insert(_clocks), inserts)
+        conn.execute(_INSERT, inserts)
 
 
 def book_missed(session: Session, ticket_id: int, m: Missed) -> None:

@@ -19,7 +19,7 @@ from daemon.deps import Deps, Run
 from daemon.feeds import ingest
 from daemon.matter import GROUP
 from daemon.opening import Letter
-from daemon.store import db, faults, filing, records
+from daemon.store import db, deferred, faults, filing, records
 from daemon.store.models import HeldMessage, Ticket
 from daemon.values import (
     Batch,
@@ -116,7 +116,8 @@ def _file_all(
     """
     if len(parsed) > 1:
         try:
-            with deps.store.transaction() as session:
+            # The batch's audit entries and clocks are written as it ends, a statement each.
+            with deps.store.transaction() as session, deferred.holding(session):
                 return _each(session, parsed, deps, run, _file_straight)
         except Exception as exc:  # whatever failed is met again, and decided, below
             if (

@@ -315,8 +315,9 @@ def apply(
     try:
         with (
             db.savepoint(session),
-            acting.holding(session, ticket.id) as held,  # once, however many commands follow
-            records.batched(session),  # the audit entries of every command at once
+            # Once, however many commands follow; the savepoint holds their audit entries
+            # for one statement at its end (deferred.holding).
+            acting.holding(session, ticket.id) as held,
         ):
             # The stored reply's stamp and audit entry, written with what its commands change.
             held.change(updated_at=now)

@@ -27,7 +27,7 @@ from daemon.lifecycle import Event
 from daemon.notices import ClockFacts, TicketFacts, ToldBefore, local_time
 from daemon.org import OrgSettings
 from daemon.replycommands import Satisfaction
-from daemon.store import clockrows, records
+from daemon.store import clockrows, deferred, records
 from daemon.store.models import Ticket, TicketClock, TicketEvent, one_of
 
 log = logging.getLogger(__name__)
@@ -370,7 +370,7 @@ def _unheard(job: _Job, what: str, step: int | None, why: str) -> None:
 
 def _escalated_to(job: _Job) -> frozenset[str]:
     """Everyone an earlier step of this clock told: a person hears once per clock."""
-    records.written(job.session)  # a reply's earlier command may have escalated
+    deferred.flush(job.session)  # a reply's earlier command may have escalated
     rows = job.session.scalars(
         select(TicketEvent).where(
             TicketEvent.ticket_id == job.ticket.id,
@@ -420,7 +420,7 @@ def _excluded_addresses(job: _Job) -> set[str]:
 
 def _told_before(job: _Job) -> tuple[ToldBefore, ...]:
     """Earlier reminders and escalations of this ticket, oldest first, for "who was told"."""
-    records.written(job.session)
+    deferred.flush(job.session)
     rows = job.session.scalars(
         select(TicketEvent)
         .where(
@@ -495,7 +495,7 @@ def _phone_the_customer(job: _Job, r: Recipient, used: int, left: int) -> notice
 
 def _resolution_told(job: _Job) -> tuple[str, bool]:
     """The result the customer was told at this resolution, and whether they were asked."""
-    records.written(job.session)
+    deferred.flush(job.session)
     rows = job.session.scalars(
         select(TicketEvent.detail).where(
             TicketEvent.ticket_id == job.ticket.id,
@@ -526,7 +526,7 @@ def escalate_unsatisfied(
     """
     facts = notify.ticket_facts(session, ticket, deps.settings)
     job = _Job(session, deps, now, ticket, state, facts, _clock_facts(state, ticket, deps))
-    records.written(session)
+    deferred.flush(session)
     earlier = [
         e.detail
         for e in session.scalars(

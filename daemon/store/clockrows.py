@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from daemon import events
 from daemon.clockmoves import Missed, Move
 from daemon.clocks import Allowance, Basis, ClockKind, ClockPlan, ClockState, Unit
-from daemon.store import records
+from daemon.store import deferred, records
 from daemon.store.models import MissedClock, Ticket, TicketClock, table
 
 
@@ -93,16 +93,16 @@ _INSERT = insert(_clocks)
 def insert_new(
     session: Session, ticket_id: int, started: Sequence[tuple[ClockState, datetime | None]]
 ) -> None:
-    """The clocks of a ticket just opened, in one statement (no rows exist to update)."""
-    if started:
-        session.connection().execute(
-            _INSERT, [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started]
-        )
+    """The clocks of a ticket just opened, in one statement (no rows exist to update), or held
+    for the statement of the block around them (deferred.holding)."""
+    rows = [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started]
+    deferred.insert(session, _INSERT, rows)
 
 
 def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
     # Read afresh: a staff action writes clocks without the ORM (apply), so rows loaded
     # before it would otherwise be handed back as they were.
+    deferred.flush(session)
     return session.scalars(
         select(TicketClock)
         .where(TicketClock.ticket_id == ticket_id)
@@ -122,6 +122,7 @@ def states(session: Session, ticket_id: int, lock: bool = False) -> dict[ClockKi
     """A ticket's clocks as they stand, oldest first; `lock` holds their rows against a sweep
     (PostgreSQL) for the rest of the transaction."""
     session.flush()  # a clock row changed through the ORM (a feed's replan) is read as changed
+    deferred.flush(session)
     query = _STATES.with_for_update() if lock else _STATES
     rows = session.connection().execute(query, {"ticket": ticket_id})
     return {ClockKind(row.kind): state_of(row) for row in rows}
@@ -130,6 +131,7 @@ def states(session: Session, ticket_id: int, lock: bool = False) -> dict[ClockKi
 def running(session: Session) -> Sequence[tuple[int, str, TicketClock]]:
     """Every clock still counting towards a due time, with its ticket's id and number, oldest
     ticket first; locked against a sweep moving it meanwhile (PostgreSQL)."""
+    deferred.flush(session)
     rows = session.execute(
         select(TicketClock.ticket_id, Ticket.number, TicketClock)
         .join(Ticket, Ticket.id == TicketClock.ticket_id)

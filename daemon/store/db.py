@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_u
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from daemon.store import deferred
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
@@ -173,8 +175,9 @@ def savepoint(session: Session) -> Iterator[None]:
     """A savepoint whose rollback has the session read again what it holds: rows a staff
     action writes as statements (a ticket, its clocks) go back with it, and the ORM, which
     did not write them, would otherwise keep showing them."""
+    deferred.flush(session)  # rows held before it are not its own to take back
     try:
-        with session.begin_nested():
+        with session.begin_nested(), deferred.holding(session):
             yield
     except BaseException:
         session.expire_all()

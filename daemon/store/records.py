@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from daemon import events
 from daemon.confidential import WHY_NAMED as WITHHELD
 from daemon.confidential import Recheck
 from daemon.numbering import format_number
+from daemon.store import deferred
 from daemon.store.models import (
     DIALECT_INSERTS,
     Attachment,
@@ -408,65 +408,23 @@ def attach_to_ticket(session: Session, message_row: int, ticket_id: int) -> None
     session.execute(update(Message).where(Message.id == message_row).values(ticket_id=ticket_id))
 
 
-_Pending = tuple[int, datetime, events.Entry]
-_BATCH = "complaintd.audit_batch"  # the session.info key of the entries batched() holds back
-
-
 def add_events(
     session: Session, ticket_id: int, at: datetime, entries: Sequence[events.Entry]
 ) -> None:
-    """Append entries to a ticket's audit trail in one statement, or hold them back for the
-    one statement of the batch around them (batched)."""
-    pending: list[_Pending] | None = session.info.get(_BATCH)
-    if pending is not None:
-        pending += [(ticket_id, at, e) for e in entries]
-    else:
-        _insert_events(session, [(ticket_id, at, e) for e in entries])
+    """Append entries to a ticket's audit trail: in one statement, or held for the statement
+    of the block around them (deferred.holding)."""
+    deferred.insert(session, _INSERT_EVENTS, [_event_row(ticket_id, at, e) for e in entries])
 
 
-@contextmanager
-def batched(session: Session) -> Iterator[None]:
-    """Audit entries added in the block are written together as it ends, in the order they
-    were added: a staff reply's commands add several. A read of the audit trail in the block
-    calls written() first. An error discards them, as it rolls back the block's savepoint."""
-    written(session)  # an enclosing batch's entries come first, and stay its own
-    outer = session.info.get(_BATCH)
-    pending: list[_Pending] = []
-    session.info[_BATCH] = pending
-    try:
-        yield
-    finally:
-        if outer is None:
-            del session.info[_BATCH]
-        else:
-            session.info[_BATCH] = outer
-    _insert_events(session, pending)
-
-
-def written(session: Session) -> None:
-    """Write what batched() holds back, before the audit trail is read in its block."""
-    pending: list[_Pending] | None = session.info.get(_BATCH)
-    if pending:
-        _insert_events(session, pending)
-        pending.clear()
-
-
-def _insert_events(session: Session, entries: Sequence[_Pending]) -> None:
-    if entries:
-        session.connection().execute(
-            _INSERT_EVENTS,
-            [
-                {
-                    "ticket_id": ticket_id,
-                    "at": at,
-                    "actor": e.actor,
-                    "kind": e.kind.value,
-                    "detail": e.detail.as_json(),
-                    "message_row": e.message_row,
-                }
-                for ticket_id, at, e in entries
-            ],
-        )
+def _event_row(ticket_id: int, at: datetime, e: events.Entry) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "at": at,
+        "actor": e.actor,
+        "kind": e.kind.value,
+        "detail": e.detail.as_json(),
+        "message_row": e.message_row,
+    }
 
 
 def confine(

@@ -20,7 +20,15 @@ from support.smtp_sink import SmtpSink
 
 from daemon.pipeline import process_batch
 from daemon.store.mailboxes import Checkpoints
-from daemon.store.models import Customer, Message, OutboxMail, Quarantined, Ticket
+from daemon.store.models import (
+    Customer,
+    Message,
+    OutboxMail,
+    Quarantined,
+    Ticket,
+    TicketClock,
+    TicketEvent,
+)
 from daemon.values import Batch, Checkpoint, Disposition, RawMail, Received
 
 MAILBOX, FOLDER, UIDVALIDITY = "complaints", "INBOX", 7
@@ -125,6 +133,46 @@ def test_a_batch_where_every_message_files_takes_no_savepoint(harness: Harness):
 
     assert dispositions(batch) == [Disposition.FILED] * 2
     assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+
+
+def test_a_batchs_audit_entries_and_clocks_are_written_in_one_statement_each(
+    harness: Harness,
+):
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    senders = ["a@example.cn", "b@example.cn", "c@example.cn"]
+    event.listen(harness.store.engine, "before_cursor_execute", seen)
+    try:
+        batch = process_batch(fetched(harness, senders), harness.deps)
+    finally:
+        event.remove(harness.store.engine, "before_cursor_execute", seen)
+
+    assert dispositions(batch) == [Disposition.FILED] * 3
+    assert len([s for s in statements if s.startswith("INSERT INTO TICKET_EVENTS")]) == 1
+    assert len([s for s in statements if s.startswith("INSERT INTO CLOCKS")]) == 1
+    with harness.session() as s:
+        opened = s.scalars(select(TicketEvent.ticket_id).where(TicketEvent.kind == "opened"))
+        clocked = s.scalars(select(TicketClock.ticket_id).distinct())
+        assert sorted(opened) == sorted(clocked) == sorted(s.scalars(select(Ticket.id)))
+
+
+def test_a_batch_filed_again_after_a_failure_keeps_each_tickets_trail_and_clocks(
+    harness: Harness,
+):
+    refuse_poison(harness)
+    senders = ["a@example.cn", "poison@example.cn", "c@example.cn"]
+
+    process_batch(fetched(harness, senders), harness.deps)
+
+    with harness.session() as s:
+        tickets = sorted(s.scalars(select(Ticket.id)))
+        opened = s.scalars(select(TicketEvent.ticket_id).where(TicketEvent.kind == "opened"))
+        clocked = s.scalars(select(TicketClock.ticket_id).distinct())
+        assert len(tickets) == 2
+        assert sorted(opened) == sorted(clocked) == tickets
 
 
 def test_the_checkpoint_commits_once_at_the_last_message_of_the_batch(harness: Harness):

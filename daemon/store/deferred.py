@@ -1,63 +1,102 @@
 """Rows held back and written as a block ends, one statement per table, instead of one
-statement each as they come: a filing batch's audit entries and new clocks, a staff reply's
-several commands.
+statement each as they come: a filing batch's audit entries, new clocks and ticket serials, a
+staff reply's several commands.
 
-Only rows that are write-only while the block runs are held (audit entries, new clocks), and a
-read of them calls flush() first. A savepoint (db.savepoint) writes what is held before it
-begins and holds its own rows apart, so a rollback to it takes back its rows and no others.
+Only what is write-only while the block runs is held (audit entries, new clocks, the last
+serial handed out), and a read of it calls flush() first. A savepoint (db.savepoint) writes
+what is held before it begins and holds its own rows apart, so a rollback to it takes back its
+rows and no others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Executable
 from sqlalchemy.orm import Session
 
-# session.info key: the open blocks, outermost first; each maps a statement to its rows.
+# session.info key: the open blocks, outermost first.
 _HELD = "complaintd.held_rows"
 
-_Rows = dict[Executable, list[dict[str, Any]]]
+_Row = dict[str, Any]
 
 
-def insert(session: Session, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
+@dataclass
+class _Block:
+    rows: dict[Executable, list[_Row]] = field(default_factory=dict)  # in the order they came
+    latest: dict[Executable, dict[Hashable, _Row]] = field(default_factory=dict)  # last one wins
+
+    def take(self, inner: _Block) -> None:
+        for statement, rows in inner.rows.items():
+            self.rows.setdefault(statement, []).extend(rows)
+        for statement, keyed in inner.latest.items():
+            self.latest.setdefault(statement, {}).update(keyed)
+
+    def write(self, session: Session) -> None:
+        for statement, rows in self.rows.items():
+            if rows:
+                session.connection().execute(statement, rows)
+        for statement, keyed in self.latest.items():
+            if keyed:
+                session.connection().execute(statement, list(keyed.values()))
+        self.rows.clear()
+        self.latest.clear()
+
+
+def _blocks(session: Session) -> list[_Block]:
+    blocks: list[_Block] = session.info.setdefault(_HELD, [])
+    return blocks
+
+
+def insert(session: Session, statement: Executable, rows: Sequence[_Row]) -> None:
     """Execute `statement` for `rows`, or hold them for the innermost block's end."""
-    levels: list[_Rows] | None = session.info.get(_HELD)
-    if levels:
-        levels[-1].setdefault(statement, []).extend(rows)
+    blocks = _blocks(session)
+    if blocks:
+        blocks[-1].rows.setdefault(statement, []).extend(rows)
     elif rows:
         session.connection().execute(statement, list(rows))
 
 
+def put(session: Session, statement: Executable, key: Hashable, row: _Row) -> bool:
+    """Hold `row` for `statement`, replacing any held under `key`: only the last one is
+    written. False, holding nothing, outside a block."""
+    blocks = _blocks(session)
+    if blocks:
+        blocks[-1].latest.setdefault(statement, {})[key] = row
+    return bool(blocks)
+
+
+def held(session: Session, statement: Executable, key: Hashable) -> _Row | None:
+    """The row last held under `key` for `statement` and not yet written."""
+    for block in reversed(_blocks(session)):
+        row = block.latest.get(statement, {}).get(key)
+        if row is not None:
+            return row
+    return None
+
+
 @contextmanager
 def holding(session: Session) -> Iterator[None]:
-    """Hold the rows inserted in the block; they are written as it ends (or, inside another
-    block, as that one ends), in the order they came. An error discards them: the caller rolls
-    back what they belong to."""
-    levels: list[_Rows] = session.info.setdefault(_HELD, [])
-    mine: _Rows = {}
-    levels.append(mine)
+    """Hold what is written in the block; it is written as the block ends (or, inside another
+    block, as that one ends), in the order it came. An error discards it: the caller rolls
+    back what it belongs to."""
+    blocks = _blocks(session)
+    mine = _Block()
+    blocks.append(mine)
     try:
         yield
     finally:
-        levels.pop()  # blocks nest, so the innermost is this one
-    if levels:
-        for statement, rows in mine.items():
-            levels[-1].setdefault(statement, []).extend(rows)
+        blocks.pop()  # blocks nest, so the innermost is this one
+    if blocks:
+        blocks[-1].take(mine)
     else:
-        _write(session, mine)
+        mine.write(session)
 
 
 def flush(session: Session) -> None:
-    """Write every row held so far, before they are read (or a savepoint begins)."""
-    for level in session.info.get(_HELD, ()):
-        _write(session, level)
-        level.clear()
-
-
-def _write(session: Session, held: _Rows) -> None:
-    for statement, rows in held.items():
-        if rows:
-            session.connection().execute(statement, rows)
+    """Write everything held so far, before it is read (or a savepoint begins)."""
+    for block in _blocks(session):
+        block.write(session)

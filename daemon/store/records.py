@@ -215,10 +215,26 @@ def thread_ticket(
     return None
 
 
+_SET_SERIAL = (
+    update(_counters)
+    .where(_counters.c.period == bindparam("of_period"))
+    .values(last_serial=bindparam("serial"))
+)
+
+
 def next_number(session: Session, prefix: str, period: str, digits: int) -> str:
-    """Allocate the next serial of the period; the row lock serialises concurrent instances."""
-    conn = session.connection()
-    serial = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"period": period}).scalar_one()
+    """Allocate the next serial of the period; the row lock serialises concurrent instances.
+
+    In a block (deferred.holding) the counter is read once: its row stays locked to the end of
+    the transaction, so the serials after it are counted in the block and the last one is
+    written as the block ends."""
+    last = deferred.held(session, _SET_SERIAL, period)
+    if last is not None:
+        serial = int(last["serial"]) + 1
+    else:
+        conn = session.connection()
+        serial = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"period": period}).scalar_one()
+    deferred.put(session, _SET_SERIAL, period, {"of_period": period, "serial": serial})
     return format_number(prefix, period, serial, digits)
 
 

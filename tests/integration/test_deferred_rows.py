@@ -14,7 +14,7 @@ from support.mail import complaint
 
 from daemon import events
 from daemon.store import clockrows, db, deferred, records
-from daemon.store.models import Ticket, TicketClock, TicketEvent
+from daemon.store.models import Ticket, TicketClock, TicketCounter, TicketEvent
 
 
 def a_ticket(h: Harness) -> int:
@@ -120,3 +120,32 @@ def test_clocks_held_in_a_block_are_read_back_by_their_ticket(harness: Harness) 
             held = select(TicketClock.id).where(TicketClock.ticket_id == ticket_id)
             assert s.scalars(held).all() == []  # not written yet
             assert set(clockrows.states(s, ticket_id)) == {c.kind for c in started}
+
+
+def serial_of(number: str) -> int:
+    return int(number[-4:])
+
+
+def test_serials_handed_out_in_a_block_follow_on_and_the_last_is_written_as_it_ends(
+    harness: Harness,
+) -> None:
+    with harness.store.transaction() as s:
+        before = serial_of(records.next_number(s, "TS", "202612", 4))
+        with deferred.holding(s):
+            numbers = [serial_of(records.next_number(s, "TS", "202612", 4)) for _ in range(3)]
+        counter = s.get_one(TicketCounter, "202612")
+        assert numbers == [before + 1, before + 2, before + 3]
+        assert counter.last_serial == before + 3
+
+
+def test_a_serial_taken_back_with_its_savepoint_is_handed_out_again(harness: Harness) -> None:
+    def refused(s: Session) -> int:
+        with db.savepoint(s):
+            records.next_number(s, "TS", "202612", 4)
+            raise LookupError("the message cannot be filed")
+
+    with harness.store.transaction() as s, deferred.holding(s):
+        first = serial_of(records.next_number(s, "TS", "202612", 4))
+        with pytest.raises(LookupError):
+            refused(s)
+        assert serial_of(records.next_number(s, "TS", "202612", 4)) == first + 1

@@ -391,7 +391,8 @@ def store_message(
     conn = session.connection()
     row_id: int = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     if msg.attachments:
-        conn.execute(
+        deferred.insert(  # nothing reads them while messages are filed
+            session,
             _INSERT_ATTACHMENT,
             [
                 fitted(

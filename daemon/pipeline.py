@@ -34,7 +34,16 @@ from daemon.values import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["drop_held", "process", "process_batch", "release_held"]
+__all__ = [
+    "Read",
+    "Reading",
+    "drop_held",
+    "process",
+    "process_batch",
+    "read",
+    "reading_of",
+    "release_held",
+]
 
 
 # A message from a source, filed and answered as it arrives.
@@ -42,10 +51,18 @@ LIVE = Run()
 
 
 @dataclass(frozen=True, slots=True)
-class _Parsed:
-    """A received message read outside the transaction: parsed, or refused with a reason."""
+class Reading:
+    """The limits a message is read within ([tickets] max_message_bytes, message_budget_mb)."""
 
-    item: Received
+    max_bytes: int
+    budget_mb: int
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A message's bytes read, parsed or refused with a reason. Reading needs no database, so
+    it is done outside the transaction, or ahead in another process (sources.readahead)."""
+
     sha256: str
     seconds: float  # spent reading it, counted against its budget
     msg: InboundMessage | None = None
@@ -56,6 +73,14 @@ class _Parsed:
         return (self.msg.message_id if self.msg else None) or self.sha256[:16]
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A received message and what reading it gave."""
+
+    item: Received
+    read: Read
+
+
 def process(raw: RawMail, deps: Deps, run: Run = LIVE) -> Outcome:
     """File one received message: a batch of one (see process_batch)."""
     batch = process_batch([Received(raw)], deps, run)
@@ -64,8 +89,11 @@ def process(raw: RawMail, deps: Deps, run: Run = LIVE) -> Outcome:
     return batch.outcomes[0]
 
 
-def process_batch(items: Sequence[Received], deps: Deps, run: Run = LIVE) -> Batch:
+def process_batch(
+    items: Sequence[Received], deps: Deps, run: Run = LIVE, reads: Sequence[Read] | None = None
+) -> Batch:
     """File a batch of received messages; whatever cannot be filed is quarantined, never dropped.
+    `reads`: the messages already read, in order (sources.readahead); else they are read here.
 
     The whole batch is one transaction, each message a savepoint in it, so a message that
     fails is rolled back alone and decided in the same transaction; the mailbox checkpoint is
@@ -75,33 +103,39 @@ def process_batch(items: Sequence[Received], deps: Deps, run: Run = LIVE) -> Bat
     the messages before it and stops there (Batch.error); after STRIKES such tries the message
     is quarantined.
     """
-    parsed = [_parse(item, deps) for item in items]
+    if reads is None:
+        reading = reading_of(deps)
+        reads = [read(item.raw.data, reading) for item in items]
+    parsed = [_Parsed(item, r) for item, r in zip(items, reads, strict=True)]
     outcomes, seconds, error = _file_all(parsed, deps, run)
     for p, spent in zip(parsed, seconds, strict=False):
-        refusal.settled(p.sha256, deps)
-        refusal.check_budget(p.ident, len(p.item.raw.data), p.seconds + spent, deps)
+        refusal.settled(p.read.sha256, deps)
+        refusal.check_budget(p.read.ident, len(p.item.raw.data), p.read.seconds + spent, deps)
     return Batch(tuple(outcomes), error)
 
 
-def _parse(item: Received, deps: Deps) -> _Parsed:
-    """Read one message; no database involved, so it stays outside the batch's transaction."""
-    data = item.raw.data
+def reading_of(deps: Deps) -> Reading:
+    t = deps.settings.tickets
+    return Reading(t.max_message_bytes, t.message_budget_mb)
+
+
+def read(data: bytes, reading: Reading) -> Read:
+    """Read one message's bytes; no database involved, so it stays outside the transaction."""
     sha256 = hashlib.sha256(data).hexdigest()
-    limit = deps.settings.tickets.max_message_bytes
-    if len(data) > limit:
-        return _Parsed(
-            item, sha256, 0.0, refused=("too-large", f"{len(data)} bytes, limit {limit}")
+    if len(data) > reading.max_bytes:
+        return Read(
+            sha256, 0.0, refused=("too-large", f"{len(data)} bytes, limit {reading.max_bytes}")
         )
     began = time.monotonic()
     msg: InboundMessage | None = None
     refused: tuple[str, str] | None = None
     try:
-        msg = intake.parse(data, deps.settings.tickets.message_budget_mb)
+        msg = intake.parse(data, reading.budget_mb)
     except intake.Unreadable as exc:
         refused = (exc.reason, exc.detail)
     except RecursionError:
         refused = ("too-deep", "MIME nesting too deep to read")
-    return _Parsed(item, sha256, time.monotonic() - began, msg, refused)
+    return Read(sha256, time.monotonic() - began, msg, refused)
 
 
 def _file_all(
@@ -167,36 +201,38 @@ def _file_one(
 ) -> tuple[Outcome | None, Exception | None]:
     """One message in a savepoint of its own: its outcome, or None and the error when it is
     to be tried again later. A failure is rolled back to the savepoint, then decided."""
-    raw, msg = p.item.raw, p.msg
+    raw, msg = p.item.raw, p.read.msg
     try:
         with db.savepoint(session):
             return _file(session, p, deps, run), None
     except IntegrityError as exc:
         if msg is None:
             return refusal.after_database_error(
-                session, p.ident, raw, p.sha256, exc, deps, run
+                session, p.read.ident, raw, p.read.sha256, exc, deps, run
             ), exc
-        return refusal.after_conflict(session, msg, raw, p.sha256, exc, deps, run), exc
+        return refusal.after_conflict(session, msg, raw, p.read.sha256, exc, deps, run), exc
     except DBAPIError as exc:
-        return refusal.after_database_error(session, p.ident, raw, p.sha256, exc, deps, run), exc
+        return refusal.after_database_error(
+            session, p.read.ident, raw, p.read.sha256, exc, deps, run
+        ), exc
     except Exception as exc:  # noqa: BLE001 (a fault of our own code quarantines the message)
-        return refusal.after_failure(session, p.ident, raw, p.sha256, exc, deps, run), exc
+        return refusal.after_failure(session, p.read.ident, raw, p.read.sha256, exc, deps, run), exc
 
 
 def _file(session: Session, p: _Parsed, deps: Deps, run: Run) -> Outcome:
     """Gather what the database knows, decide, write the decision."""
-    raw, msg = p.item.raw, p.msg
+    raw, msg = p.item.raw, p.read.msg
     if msg is None:
-        assert p.refused is not None
-        reason, detail = p.refused
-        return refusal.quarantine_in(session, raw, p.sha256, reason, detail, deps, run)
+        assert p.read.refused is not None
+        reason, detail = p.read.refused
+        return refusal.quarantine_in(session, raw, p.read.sha256, reason, detail, deps, run)
     now = raw.received_at if run.as_received else deps.clock()
     filing.begin(session, run.retry_of, now)
     if records.recorded(session, msg.dedupe_key):
         log.info("%s duplicate delivery, already recorded", msg.message_id or msg.sha256[:16])
         return Outcome(Disposition.DUPLICATE, "duplicate", message_id=msg.message_id)
     # A manufacturer's notification (automatic mail included) is a case, never answered.
-    fed = ingest.file_mail(session, msg, raw, p.sha256, deps, now, run)
+    fed = ingest.file_mail(session, msg, raw, p.read.sha256, deps, now, run)
     if fed is not None:
         return fed
     if msg.kind is MailKind.PERSONAL and not msg.sender:

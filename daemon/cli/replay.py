@@ -15,8 +15,8 @@ from daemon import app
 from daemon.cli.clock_cmds import parse_instant
 from daemon.cli.common import CommandError, Commands, config_option, database, load_settings
 from daemon.deps import Run
-from daemon.pipeline import process_batch
-from daemon.sources import replay
+from daemon.pipeline import process_batch, reading_of
+from daemon.sources import readahead, replay
 from daemon.values import Disposition
 
 # The JSON report's keys for each disposition; the six counts add up to "messages".
@@ -76,8 +76,9 @@ def _replay(args: argparse.Namespace) -> int:
             tqdm(total=total, unit="msg", disable=not sys.stderr.isatty(), file=sys.stderr) as bar,
             logging_redirect_tqdm(tqdm_class=tqdm),
         ):
-            for batch in replay.batches(replay.read(args.paths, arrived_by)):
-                done = process_batch(batch, deps, run)
+            batches = replay.batches(replay.read(args.paths, arrived_by))
+            for batch, reads in readahead.ahead(batches, reading_of(deps)):
+                done = process_batch(batch, deps, run, reads)
                 for outcome in done.outcomes:
                     counts[_KEYS[outcome.disposition]] += 1
                     if outcome.disposition in (

@@ -151,7 +151,7 @@ def _file_all(
     if len(parsed) > 1:
         try:
             # The batch's audit entries and clocks are written as it ends, a statement each.
-            with deps.store.transaction() as session, deferred.holding(session):
+            with deps.store.transaction() as session, deferred.batch(session):
                 return _each(session, parsed, deps, run, _file_straight)
         except Exception as exc:  # whatever failed is met again, and decided, below
             if (

@@ -316,7 +316,7 @@ def apply(
         with (
             db.savepoint(session),
             # Once, however many commands follow; the savepoint holds their audit entries
-            # for one statement at its end (deferred.holding).
+            # for one statement at its end (deferred.batch).
             acting.holding(session, ticket.id) as held,
         ):
             # The stored reply's stamp and audit entry, written with what its commands change.

@@ -94,7 +94,7 @@ def insert_new(
     session: Session, ticket_id: int, started: Sequence[tuple[ClockState, datetime | None]]
 ) -> None:
     """The clocks of a ticket just opened, in one statement (no rows exist to update), or held
-    for the statement of the block around them (deferred.holding)."""
+    for the statement of the block around them (deferred.batch)."""
     rows = [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started]
     deferred.insert(session, _INSERT, rows)
 

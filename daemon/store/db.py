@@ -177,7 +177,7 @@ def savepoint(session: Session) -> Iterator[None]:
     did not write them, would otherwise keep showing them."""
     deferred.flush(session)  # rows held before it are not its own to take back
     try:
-        with session.begin_nested(), deferred.holding(session):
+        with session.begin_nested(), deferred.batch(session):
             yield
     except BaseException:
         session.expire_all()

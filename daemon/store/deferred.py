@@ -60,13 +60,12 @@ def insert(session: Session, statement: Executable, rows: Sequence[_Row]) -> Non
         session.connection().execute(statement, list(rows))
 
 
-def put(session: Session, statement: Executable, key: Hashable, row: _Row) -> bool:
+def put(session: Session, statement: Executable, key: Hashable, row: _Row) -> None:
     """Hold `row` for `statement`, replacing any held under `key`: only the last one is
-    written. False, holding nothing, outside a block."""
+    written. Outside a block nothing is held (the caller has written it)."""
     blocks = _blocks(session)
     if blocks:
         blocks[-1].latest.setdefault(statement, {})[key] = row
-    return bool(blocks)
 
 
 def held(session: Session, statement: Executable, key: Hashable) -> _Row | None:
@@ -79,7 +78,7 @@ def held(session: Session, statement: Executable, key: Hashable) -> _Row | None:
 
 
 @contextmanager
-def holding(session: Session) -> Iterator[None]:
+def batch(session: Session) -> Iterator[None]:
     """Hold what is written in the block; it is written as the block ends (or, inside another
     block, as that one ends), in the order it came. An error discards it: the caller rolls
     back what it belongs to."""

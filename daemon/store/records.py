@@ -225,7 +225,7 @@ _SET_SERIAL = (
 def next_number(session: Session, prefix: str, period: str, digits: int) -> str:
     """Allocate the next serial of the period; the row lock serialises concurrent instances.
 
-    In a block (deferred.holding) the counter is read once: its row stays locked to the end of
+    In a block (deferred.batch) the counter is read once: its row stays locked to the end of
     the transaction, so the serials after it are counted in the block and the last one is
     written as the block ends."""
     last = deferred.held(session, _SET_SERIAL, period)
@@ -429,7 +429,7 @@ def add_events(
     session: Session, ticket_id: int, at: datetime, entries: Sequence[events.Entry]
 ) -> None:
     """Append entries to a ticket's audit trail: in one statement, or held for the statement
-    of the block around them (deferred.holding)."""
+    of the block around them (deferred.batch)."""
     deferred.insert(session, _INSERT_EVENTS, [_event_row(ticket_id, at, e) for e in entries])
 
 

@@ -35,7 +35,7 @@ def notes(s: Session, ticket_id: int) -> list[Any]:
 def test_entries_in_a_block_are_written_as_it_ends_in_their_order(harness: Harness) -> None:
     ticket_id = a_ticket(harness)
     with harness.store.transaction() as s:
-        with deferred.holding(s):
+        with deferred.batch(s):
             for text in ("一", "二", "三"):
                 records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note(text))
             assert notes(s, ticket_id) == []
@@ -45,7 +45,7 @@ def test_entries_in_a_block_are_written_as_it_ends_in_their_order(harness: Harne
 def test_a_read_in_the_block_sees_its_entries_once_they_are_flushed(harness: Harness) -> None:
     ticket_id = a_ticket(harness)
     with harness.store.transaction() as s:
-        with deferred.holding(s):
+        with deferred.batch(s):
             records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("一"))
             deferred.flush(s)
             assert notes(s, ticket_id) == ["一"]
@@ -57,7 +57,7 @@ def test_a_block_that_fails_writes_none_of_its_entries(harness: Harness) -> None
     ticket_id = a_ticket(harness)
 
     def fail(s: Session) -> None:
-        with s.begin_nested(), deferred.holding(s):
+        with s.begin_nested(), deferred.batch(s):
             records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("一"))
             raise LookupError("a command cannot be applied")
 
@@ -71,9 +71,9 @@ def test_a_block_that_fails_writes_none_of_its_entries(harness: Harness) -> None
 def test_a_block_inside_a_block_keeps_the_order_of_both(harness: Harness) -> None:
     ticket_id = a_ticket(harness)
     with harness.store.transaction() as s:
-        with deferred.holding(s):
+        with deferred.batch(s):
             records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("一"))
-            with deferred.holding(s):
+            with deferred.batch(s):
                 records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("二"))
             records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("三"))
         assert notes(s, ticket_id) == ["一", "二", "三"]
@@ -90,7 +90,7 @@ def test_a_savepoint_rolled_back_in_a_block_takes_back_only_its_own_entries(
             raise LookupError("a command cannot be applied")
 
     with harness.store.transaction() as s:
-        with deferred.holding(s):
+        with deferred.batch(s):
             records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("一"))
             with pytest.raises(LookupError):
                 refused(s)
@@ -103,7 +103,7 @@ def test_a_savepoint_that_succeeds_in_a_block_leaves_its_entries_to_the_block(
 ) -> None:
     ticket_id = a_ticket(harness)
     with harness.store.transaction() as s:
-        with deferred.holding(s):
+        with deferred.batch(s):
             with db.savepoint(s):
                 records.add_event(s, ticket_id, harness.clock(), "zheng_hao", events.Note("一"))
             assert notes(s, ticket_id) == []
@@ -115,7 +115,7 @@ def test_clocks_held_in_a_block_are_read_back_by_their_ticket(harness: Harness) 
     with harness.store.transaction() as s:
         started = list(clockrows.states(s, ticket_id).values())
         s.query(TicketClock).filter(TicketClock.ticket_id == ticket_id).delete()
-        with deferred.holding(s):
+        with deferred.batch(s):
             clockrows.insert_new(s, ticket_id, [(state, None) for state in started])
             held = select(TicketClock.id).where(TicketClock.ticket_id == ticket_id)
             assert s.scalars(held).all() == []  # not written yet
@@ -131,7 +131,7 @@ def test_serials_handed_out_in_a_block_follow_on_and_the_last_is_written_as_it_e
 ) -> None:
     with harness.store.transaction() as s:
         before = serial_of(records.next_number(s, "TS", "202612", 4))
-        with deferred.holding(s):
+        with deferred.batch(s):
             numbers = [serial_of(records.next_number(s, "TS", "202612", 4)) for _ in range(3)]
         counter = s.get_one(TicketCounter, "202612")
         assert numbers == [before + 1, before + 2, before + 3]
@@ -144,7 +144,7 @@ def test_a_serial_taken_back_with_its_savepoint_is_handed_out_again(harness: Har
             records.next_number(s, "TS", "202612", 4)
             raise LookupError("the message cannot be filed")
 
-    with harness.store.transaction() as s, deferred.holding(s):
+    with harness.store.transaction() as s, deferred.batch(s):
         first = serial_of(records.next_number(s, "TS", "202612", 4))
         with pytest.raises(LookupError):
             refused(s)

@@ -351,19 +351,47 @@ class Daemon:
         def news() -> None:
             loop.call_soon_threadsafe(self._news.set)
 
-        health = self._health = Health(on_news=news)
-        clock, stop = self._clock, self._stop
-        retry_max = settings.service.retry_max_seconds
+        self._health = Health(on_news=news)
+        outbox = self._start_outbox(deps)
+        self._watchers = [self._watch_mailbox(m, deps, outbox) for m in settings.mailboxes]
+        if settings.maildir.enabled:
+            self._start_maildir(deps, outbox)
+        self._start_feeds(deps, outbox)
+        self._start_upkeep(deps, outbox)
+        for each in self._workers:
+            each.kick()
 
-        def worker(name: str, kind: str, job: Callable[[], Awaitable[object]]) -> Worker:
-            made = Worker(name, kind, job, health, self._database, stop, clock, retry_max)
-            self._workers.append(made)
-            return made
+    def _worker(self, name: str, kind: str, job: Callable[[], Awaitable[object]]) -> Worker:
+        """A worker the scheduler kicks, reporting to this start's health."""
+        made = Worker(
+            name,
+            kind,
+            job,
+            self._health,
+            self._database,
+            self._stop,
+            self._clock,
+            self._settings.service.retry_max_seconds,
+        )
+        self._workers.append(made)
+        return made
 
+    def _supervised(
+        self, name: str, kind: str, work: Callable[[], Awaitable[None]], task: str
+    ) -> asyncio.Task[None]:
+        """A worker that runs until stopped (an IMAP watch, a webhook), restarted on failure."""
+        retry_max = self._settings.service.retry_max_seconds
+        health, stop, clock = self._health, self._stop, self._clock
+        return asyncio.get_running_loop().create_task(
+            supervise(name, kind, work, health, stop, clock, retry_max), name=task
+        )
+
+    def _start_outbox(self, deps: Deps) -> Worker:
+        settings, clock, health = self._settings, self._clock, self._health
         transport = _BeatingTransport(
             make_transport(settings.outbox, settings.smtp, clock), health, clock
         )
-        outbox = worker(
+        outbox = self._worker(
             OUTBOX_NAME,
             OUTBOX,
             lambda: deliver_due(
@@ -372,64 +400,63 @@ class Daemon:
                 settings.outbox,
                 clock,
                 lease_for(settings.smtp),
-                stop,
+                self._stop,
                 self._mail_server,
             ),
         )
         self._every(settings.outbox.poll_seconds, outbox)
+        return outbox
 
-        def handle_imap(name: str) -> imap.Handler:
-            def handle(items: list[Received]) -> Batch:
-                return _tracked(health, name, MAILBOX, clock, items, deps)
-
-            return handle
-
+    def _watch_mailbox(
+        self, mailbox: imap.MailboxSettings, deps: Deps, outbox: Worker
+    ) -> asyncio.Task[None]:
+        clock, health = self._clock, self._health
+        health.add(mailbox.name, MAILBOX, clock())
         checkpoints = Checkpoints(deps.store)
 
-        def watcher(mailbox: imap.MailboxSettings) -> asyncio.Task[None]:
-            health.add(mailbox.name, MAILBOX, clock())
+        def handle(items: list[Received]) -> Batch:
+            return _tracked(health, mailbox.name, MAILBOX, clock, items, deps)
 
-            def work() -> Awaitable[None]:
-                return imap.watch(
-                    mailbox,
-                    handle_imap(mailbox.name),
-                    checkpoints,
-                    health,
-                    stop,
-                    clock,
-                    wake=outbox.kick,
-                )
-
-            return loop.create_task(
-                supervise(mailbox.name, MAILBOX, work, health, stop, clock, retry_max),
-                name=f"mailbox {mailbox.name}",
+        def work() -> Awaitable[None]:
+            return imap.watch(
+                mailbox, handle, checkpoints, health, self._stop, clock, wake=outbox.kick
             )
 
-        self._watchers = [watcher(mailbox) for mailbox in settings.mailboxes]
+        return self._supervised(mailbox.name, MAILBOX, work, f"mailbox {mailbox.name}")
 
-        if settings.maildir.enabled:
-            maildir = Maildir(
-                settings.maildir.path,
-                settings.maildir.processed_folder,
-                settings.maildir.quarantine_folder,
-            )
-            maildir.ensure()
+    def _start_maildir(self, deps: Deps, outbox: Worker) -> None:
+        settings, clock, stop = self._settings.maildir, self._clock, self._stop
+        health = self._health
+        maildir = Maildir(settings.path, settings.processed_folder, settings.quarantine_folder)
+        maildir.ensure()
 
-            def handle(items: list[Received]) -> Batch:
-                return _tracked(health, MAILDIR_NAME, MAILDIR, clock, items, deps)
+        def handle(items: list[Received]) -> Batch:
+            return _tracked(health, MAILDIR_NAME, MAILDIR, clock, items, deps)
 
-            async def read_maildir() -> None:
-                handled = await asyncio.to_thread(drain, maildir, handle, stop.is_set, clock)
-                if handled:
+        async def read_maildir() -> None:
+            handled = await asyncio.to_thread(drain, maildir, handle, stop.is_set, clock)
+            if handled:
+                outbox.kick()
+
+        self._every(settings.poll_seconds, self._worker(MAILDIR_NAME, MAILDIR, read_maildir))
+
+    def _start_feeds(self, deps: Deps, outbox: Worker) -> None:
+        settings, clock, stop, health = self._settings, self._clock, self._stop, self._health
+
+        def handled(feed: FeedSettings) -> Callable[[], None]:
+            return lambda: health.handled(feed.worker, FEED, clock())
+
+        def read_feed(feed: FeedSettings) -> Callable[[], Awaitable[None]]:
+            async def read() -> None:
+                done = await asyncio.to_thread(drain_folder, feed, deps, stop.is_set, handled(feed))
+                if done:
                     outbox.kick()
 
-            self._every(settings.maildir.poll_seconds, worker(MAILDIR_NAME, MAILDIR, read_maildir))
+            return read
 
         def poll_feed(feed: FeedSettings) -> Callable[[], Awaitable[None]]:
             async def poll() -> None:
-                done = await feeds_http.poll_feed(
-                    feed, deps, lambda: health.handled(feed.worker, FEED, clock())
-                )
+                done = await feeds_http.poll_feed(feed, deps, handled(feed))
                 if done.records:
                     outbox.kick()
 
@@ -451,45 +478,37 @@ class Daemon:
             def work() -> Awaitable[None]:
                 return feeds_webhook.serve(feed, deps, stop, hooks)
 
-            return loop.create_task(
-                supervise(feed.worker, FEED, work, health, stop, clock, retry_max),
-                name=feed.worker,
-            )
-
-        async def write_back() -> None:
-            await feeds_posting.deliver_due(
-                deps, stop, lambda: health.handled(WRITEBACK_WORKER, FEED, clock())
-            )
-
-        def read_feed(feed: FeedSettings) -> Callable[[], Awaitable[None]]:
-            def on_file() -> None:
-                health.handled(feed.worker, FEED, clock())
-
-            async def read() -> None:
-                handled = await asyncio.to_thread(drain_folder, feed, deps, stop.is_set, on_file)
-                if handled:
-                    outbox.kick()
-
-            return read
+            return self._supervised(feed.worker, FEED, work, feed.worker)
 
         for feed in settings.feeds:
             if feed.kind == "folder":
-                self._every(feed.poll_seconds, worker(feed.worker, FEED, read_feed(feed)))
+                self._every(feed.poll_seconds, self._worker(feed.worker, FEED, read_feed(feed)))
             elif feed.kind == "http":
-                self._every(feed.poll_seconds, worker(feed.worker, FEED, poll_feed(feed)))
+                self._every(feed.poll_seconds, self._worker(feed.worker, FEED, poll_feed(feed)))
             elif feed.kind == "webhook":
                 self._watchers.append(receive_feed(feed))
         if any(f.writeback_url for f in settings.feeds):
+
+            def posted() -> None:
+                health.handled(WRITEBACK_WORKER, FEED, clock())
+
+            async def write_back() -> None:
+                await feeds_posting.deliver_due(deps, stop, posted)
+
             # Posts wait in their table like mail in the outbox, and are looked for as often.
-            posting = worker(WRITEBACK_WORKER, FEED, write_back)
+            posting = self._worker(WRITEBACK_WORKER, FEED, write_back)
             self._every(settings.outbox.poll_seconds, posting)
+
+    def _start_upkeep(self, deps: Deps, outbox: Worker) -> None:
+        """The timed work: clock sweeps, retention, the weekly and monthly reports."""
+        settings, clock = self._settings, self._clock
 
         async def sweep() -> None:
             report = await asyncio.to_thread(sweeps.sweep, deps, clock())
             if report.actions:
                 outbox.kick()
 
-        self._every(settings.service.sweep_seconds, worker(SWEEP_NAME, SWEEP, sweep))
+        self._every(settings.service.sweep_seconds, self._worker(SWEEP_NAME, SWEEP, sweep))
 
         kept = RetentionPolicy(settings.retention.raw_mail_days, settings.retention.anonymise_days)
         if not kept.keeps_everything:  # daily, and once at each start
@@ -499,16 +518,14 @@ class Daemon:
                 if done.tickets:
                     log.info("%s retention: %s", " ".join(done.tickets), done.as_json())
 
-            self._every(RETENTION_SECONDS, worker(RETENTION_NAME, SWEEP, retain))
+            self._every(RETENTION_SECONDS, self._worker(RETENTION_NAME, SWEEP, retain))
 
         async def send_reports() -> None:  # the weekly and monthly reports, once per period
             if await asyncio.to_thread(report_sending.send_due, deps, clock()):
                 outbox.kick()
 
         report_seconds = report_sending.mail_settings(settings).check_seconds
-        self._every(report_seconds, worker("[reports]", "report", send_reports))
-        for each in self._workers:
-            each.kick()
+        self._every(report_seconds, self._worker("[reports]", "report", send_reports))
 
     def _every(self, seconds: int, worker: Worker) -> None:
         self._scheduler.every(seconds).seconds.do(worker.kick)

@@ -21,6 +21,18 @@ ANONYMISED = "[anonymised]"
 MIN_NAME_LENGTH = 2
 # A phone number is recognised by at least this many digits.
 MIN_PHONE_DIGITS = 7
+# A vehicle names its owner as surely as a phone does: a Chinese plate (province, letter, then
+# five characters, or six on a new-energy car, at least three of them digits) and a VIN (17
+# capitals and digits, without I, O or Q) are replaced wherever the customer's text has them.
+# Han characters count as word characters, so \b cannot bound them: the bounds are explicit.
+_PLATE = (
+    "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][·•・ -]?"
+    "(?=(?:[A-Z]*[0-9]){3})[A-HJ-NP-Z0-9]{5,6}(?![A-Za-z0-9])"
+)
+_VIN = (  # capitals only: a lower-case run of 17 is more likely a digest than a VIN
+    "(?-i:(?<![A-Za-z0-9])(?=[A-HJ-NPR-Z]*[0-9])(?=[0-9]*[A-HJ-NPR-Z])"
+    "[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9]))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +112,7 @@ class Identity:
     address: str
     names: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
+    vehicles: tuple[str, ...] = ()  # plates and VINs as a manufacturer's record gave them
 
 
 def anonymous_address(customer_id: int) -> str:
@@ -112,9 +125,9 @@ def phone_of(address: str) -> str:
     return address[4:] if address.startswith("tel:") else ""
 
 
-def _pattern(who: Identity) -> re.Pattern[str] | None:
+def _pattern(who: Identity) -> re.Pattern[str]:
     parts: list[str] = []
-    terms = [who.address, *who.names] if who.address else list(who.names)
+    terms = [*who.names, *who.vehicles, *([who.address] if who.address else [])]
     for term in sorted({t.strip() for t in terms}, key=len, reverse=True):
         if len(term) >= MIN_NAME_LENGTH:
             parts.append(re.escape(term))
@@ -123,21 +136,17 @@ def _pattern(who: Identity) -> re.Pattern[str] | None:
         if len(digits) >= MIN_PHONE_DIGITS:
             # The same number written with spaces, dashes, dots or brackets between digits.
             parts.append(r"\+?" + r"[\s\-().]*".join(digits))
-    if not parts:
-        return None
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return re.compile("|".join([*parts, _PLATE, _VIN]), re.IGNORECASE)
 
 
 T = TypeVar("T")
 
 
 def scrub(value: T, who: Identity) -> T:
-    """`value` (text, or JSON made of dicts, lists and text) with every mention of `who`
-    replaced by ANONYMISED; keys and everything else kept as they are."""
-    pattern = _pattern(who)
-    if pattern is None:
-        return value
-    return _scrub(value, pattern)
+    """`value` (text, or JSON made of dicts, lists and text) with every mention of `who`, and
+    every vehicle plate or VIN, replaced by ANONYMISED; keys and everything else kept as they
+    are."""
+    return _scrub(value, _pattern(who))
 
 
 def _scrub(value: T, pattern: re.Pattern[str]) -> T:

@@ -214,7 +214,7 @@ def _rowcount(result: Any) -> int:
 
 
 def _anonymise(session: Session, customer_id: int, ticket_ids: Sequence[int]) -> int:
-    """Replace the customer's name, address and phone wherever their tickets keep them;
+    """Replace the customer's name, address, phone and vehicle wherever their tickets keep them;
     returns how many audit entries were rewritten."""
     customer = session.get_one(Customer, customer_id)
     address = customer.address
@@ -226,11 +226,12 @@ def _anonymise(session: Session, customer_id: int, ticket_ids: Sequence[int]) ->
         names=tuple(n for n in (customer.name, *(c.customer_name for c in cases)) if n)
         + tuple(c.customer_email for c in cases if c.customer_email),
         phones=tuple(p for p in (phone_of(address), *(c.customer_phone for c in cases)) if p),
+        vehicles=tuple(v for c in cases for v in (c.vin, c.plate) if v),
     )
     anonymous = anonymous_address(customer_id)
     customer.address, customer.name = anonymous, ""
     for c in cases:
-        c.customer_name = c.customer_phone = c.customer_email = ""
+        c.customer_name = c.customer_phone = c.customer_email = c.vin = c.plate = ""
         c.text = scrub(c.text, who)
     for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids))):
         ticket.subject = scrub(ticket.subject, who)

@@ -38,7 +38,7 @@ RUN_AT = "2027-01-05T10:00+08:00"
 PHONE_TEXT = """渠道：电话
 客户：王先生 138-0013-8000
 
-客户来电：保养后机油渗漏，请回拨 138-0013-8000 联系王先生。
+客户来电：保养后机油渗漏，请回拨 138-0013-8000 联系王先生。车牌粤B·12345，车架号LSVAB2BR5KN012345。
 """
 
 
@@ -197,6 +197,15 @@ def test_a_phone_customers_number_is_replaced_in_the_kept_text(desk, capsys):
     assert "138-0013-8000" not in after and "13800138000" not in after
     assert "王先生" not in after
     assert "保养后机油渗漏" in after
+
+
+def test_the_customers_plate_and_vin_are_replaced_in_the_kept_text(desk, capsys):
+    before = shown(desk, desk.phoned)
+    assert "粤B·12345" in before and "LSVAB2BR5KN012345" in before
+    run(desk, capsys)
+    after = shown(desk, desk.phoned)
+    assert "粤B·12345" not in after and "LSVAB2BR5KN012345" not in after
+    assert "车牌[anonymised]，车架号[anonymised]" in after
 
 
 def test_a_customer_with_a_ticket_still_open_is_not_anonymised(desk, capsys):

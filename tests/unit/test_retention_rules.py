@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from daemon.retention import (
     ANONYMISED,
     Identity,
@@ -93,3 +95,32 @@ def test_a_phone_customers_key_gives_the_number_and_anonymous_keys_are_unique() 
     assert phone_of("tel:+8613800138000") == "+8613800138000"
     assert phone_of("wang@example.cn") == ""
     assert anonymous_address(3) != anonymous_address(4)
+
+
+def test_scrub_replaces_plates_and_vins_wherever_the_text_has_them() -> None:
+    who = Identity("wang@example.cn")
+    said = "车牌粤B12345，新能源沪A·D12345，车架号LSVAB2BR5KN012345，京a 23456 也是我的"
+    assert scrub(said, who) == (
+        f"车牌{ANONYMISED}，新能源{ANONYMISED}，车架号{ANONYMISED}，{ANONYMISED} 也是我的"
+    )
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "TS-202612-0001",  # a ticket number
+        "<ts-202612-0001.3f2a9c0d1e2b4a5c8d7e6f0a1b2c3d4e@dealer.example>",  # our Message-ID
+        "京A级服务",  # a province and a letter, then words
+        "粤B1234",  # too short for a plate
+        "ABCDEFGHJKLMNPRST",  # 17 capitals without a digit
+        "12345678901234567",  # 17 digits without a letter
+        "lsvab2br5kn012345",  # lower case: a digest, not a VIN
+    ],
+)
+def test_scrub_leaves_what_only_looks_like_a_plate_or_vin(kept: str) -> None:
+    assert scrub(kept, Identity("wang@example.cn")) == kept
+
+
+def test_scrub_replaces_a_vehicle_as_the_manufacturer_wrote_it() -> None:
+    who = Identity("wang@example.cn", vehicles=("LSVAB2BR5KN012345", "粤B 12345"))
+    assert scrub("vin lsvab2br5kn012345", who) == f"vin {ANONYMISED}"

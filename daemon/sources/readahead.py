@@ -32,26 +32,61 @@ def read_all(reading: Reading, data: list[bytes]) -> list[Read]:
 
 def ahead(batches: Iterable[list[Received]], reading: Reading) -> Iterator[_Read]:
     """Each batch with its messages read, the next one read meanwhile in a second process."""
-    # Forked, the reader starts at once with everything imported; it touches nothing but the
-    # bytes it is sent.
-    reader = None
-    if len(os.sched_getaffinity(0)) > 1:
-        fork = multiprocessing.get_context("fork")
-        reader = ProcessPoolExecutor(
-            1, mp_context=fork, initializer=_started, initargs=(os.getpid(),)
-        )
+    reader = _Reader(reading)
     try:
         waiting: tuple[list[Received], Future[list[Read]] | None] | None = None
         for batch in batches:
-            following = (batch, _submit(reader, batch, reading))
+            following = (batch, reader.submit(batch))
             if waiting is not None:
-                yield _collected(*waiting, reading)
+                yield waiting[0], reader.collect(*waiting)
             waiting = following
         if waiting is not None:
-            yield _collected(*waiting, reading)
+            yield waiting[0], reader.collect(*waiting)
     finally:
-        if reader is not None:
-            reader.shutdown(cancel_futures=True)
+        reader.close()
+
+
+class _Reader:
+    """The reader process; without one (one core, or it stopped) batches are read here."""
+
+    def __init__(self, reading: Reading) -> None:
+        self._reading = reading
+        self._pool: ProcessPoolExecutor | None = None
+        if len(os.sched_getaffinity(0)) > 1:
+            # Forked, the reader starts at once with everything imported; it touches nothing
+            # but the bytes it is sent.
+            fork = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=fork, initializer=_started, initargs=(os.getpid(),)
+            )
+
+    def submit(self, batch: list[Received]) -> Future[list[Read]] | None:
+        if self._pool is None:
+            return None
+        try:
+            return self._pool.submit(read_all, self._reading, _bytes(batch))
+        except BrokenProcessPool:
+            self._lost()
+            return None
+
+    def collect(self, batch: list[Received], reads: Future[list[Read]] | None) -> list[Read]:
+        """The batch as the reader read it, or read here when it could not."""
+        if reads is not None:
+            try:
+                return reads.result()
+            except BrokenProcessPool:
+                self._lost()
+        return read_all(self._reading, _bytes(batch))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _lost(self) -> None:
+        if self._pool is not None:  # said once: every batch after it is read here
+            log.warning("the reader process stopped; the rest is read in this one")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
 def _started(parent: int) -> None:
@@ -65,27 +100,6 @@ def _follow(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(0)
-
-
-def _submit(
-    reader: ProcessPoolExecutor | None, batch: list[Received], reading: Reading
-) -> Future[list[Read]] | None:
-    if reader is None:
-        return None
-    try:
-        return reader.submit(read_all, reading, _bytes(batch))
-    except BrokenProcessPool:  # reported as the batch in flight was collected
-        return None
-
-
-def _collected(batch: list[Received], reads: Future[list[Read]] | None, reading: Reading) -> _Read:
-    """The batch read by the reader, or here when there is none (any more)."""
-    if reads is not None:
-        try:
-            return batch, reads.result()
-        except BrokenProcessPool:
-            log.warning("the reader process stopped; the rest is read in this one")
-    return batch, read_all(reading, _bytes(batch))
 
 
 def _bytes(batch: list[Received]) -> list[bytes]:

@@ -74,4 +74,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock = app.utc_now) -> int:
         return 78  # EX_CONFIG
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: stopped as asked, no trace to read
+        print("complaintd: interrupted", file=sys.stderr)
+        return 130
     return code

@@ -30,6 +30,9 @@ _KEYS = {
 }
 
 
+_WITH_REASON = (Disposition.IGNORED, Disposition.QUARANTINED, Disposition.HELD)
+
+
 def register(sub: Commands) -> None:
     parser = sub.add_parser(
         "replay",
@@ -77,19 +80,24 @@ def _replay(args: argparse.Namespace) -> int:
             logging_redirect_tqdm(tqdm_class=tqdm),
         ):
             batches = replay.batches(replay.read(args.paths, arrived_by))
-            for batch, reads in readahead.ahead(batches, reading_of(deps)):
-                done = process_batch(batch, deps, run, reads)
-                for outcome in done.outcomes:
-                    counts[_KEYS[outcome.disposition]] += 1
-                    if outcome.disposition in (
-                        Disposition.IGNORED,
-                        Disposition.QUARANTINED,
-                        Disposition.HELD,
-                    ):
-                        reasons[outcome.reason] += 1
-                    bar.update()
-                if done.error is not None:
-                    raise done.error
+            try:
+                for batch, reads in readahead.ahead(batches, reading_of(deps)):
+                    done = process_batch(batch, deps, run, reads)
+                    for outcome in done.outcomes:
+                        counts[_KEYS[outcome.disposition]] += 1
+                        if outcome.disposition in _WITH_REASON:
+                            reasons[outcome.reason] += 1
+                        bar.update()
+                    if done.error is not None:
+                        raise done.error
+            except KeyboardInterrupt:
+                # The batch in hand rolled back; every one before it is committed.
+                raise CommandError(
+                    f"interrupted after {sum(counts.values())} messages, which are recorded; "
+                    "the same replay run again records the rest (what is recorded already "
+                    "counts as a duplicate)",
+                    exit_code=130,
+                ) from None
     report = {"messages": sum(counts.values()), **counts, "reasons": dict(sorted(reasons.items()))}
     print(json.dumps(report, ensure_ascii=False))
     return 0

@@ -4,6 +4,7 @@ core no reader is started."""
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -134,3 +135,31 @@ def test_a_replay_that_is_killed_takes_its_reader_with_it(
     while any(alive(pid) for pid in readers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(pid) for pid in readers)
+
+
+def test_ctrl_c_stops_a_replay_and_its_reader_with_one_line_and_nothing_half_filed(
+    two_cores: None, tmp_path: Path, sqlite_url: str
+) -> None:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for i in range(3000):
+        (folder / f"{i:05d}.eml").write_bytes(complaint(f"第{i}封投诉", message_id=f"<c{i}@x>"))
+    config = write_config(tmp_path, sqlite_url, 25)
+    proc = process.start("replay", folder, "--config", config)
+    deadline = time.monotonic() + 60
+    while not children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    readers = children(proc.pid)
+    assert readers, "the replay started no reader"
+
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130
+    assert out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("complaintd: interrupted after ") and "run again" in line
+    recorded = int(line.removeprefix("complaintd: interrupted after ").split()[0])
+    assert not any(alive(pid) for pid in readers)
+    rerun = json.loads(process.run("replay", folder, "--config", config).stdout)
+    assert (rerun["duplicates"], rerun["filed"]) == (recorded, 3000 - recorded)

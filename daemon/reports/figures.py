@@ -104,10 +104,12 @@ class TransitionFact:
 
 @dataclass(frozen=True, slots=True)
 class ClockFact:
+    """One stop of a clock."""
+
     ticket_id: int
     kind: str
-    stopped_at: datetime | None
-    breached_at: datetime | None
+    stopped_at: datetime
+    on_time: bool  # stopped before it was due, with no breach on record
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +482,7 @@ def _clock_figures(
     period: Period,
 ) -> tuple[ClockFigures, ...]:
     on_time: Counter[str] = Counter(
-        c.kind for c in clocks if c.breached_at is None and period.holds(c.stopped_at)
+        c.kind for c in clocks if c.on_time and period.holds(c.stopped_at)
     )
     missed: Counter[str] = Counter(kind for (_, kind, _) in breaches)
     kinds = list(CLOCK_KINDS) + sorted((set(on_time) | set(missed)) - set(CLOCK_KINDS))

@@ -1,6 +1,6 @@
 """The store read into plain facts for one period (daemon.reports.figures counts them).
 
-Every query is bounded by indexed time columns (ticket_events.at, clocks.stopped_at,
+Every query is bounded by indexed time columns (ticket_events.at, clock_stops.stopped_at,
 missed_clocks.breached_at, tickets.closed_at) or by open status, so a week's report costs
 the same however many tickets were closed before it.
 """
@@ -29,7 +29,7 @@ from daemon.reports.figures import (
 )
 from daemon.reports.settings import report_settings
 from daemon.store.cases import ManufacturerCase
-from daemon.store.models import MissedClock, Ticket, TicketClock, TicketEvent
+from daemon.store.models import ClockStop, MissedClock, Ticket, TicketEvent
 from daemon.workdays import BusinessCalendar
 
 CLOSED = "closed"
@@ -136,10 +136,11 @@ def _transitions(session: Session, since: datetime) -> tuple[TransitionFact, ...
 
 
 def _clocks(session: Session, since: datetime, until: datetime) -> tuple[ClockFact, ...]:
-    """Clocks stopped in the period (met, on time or late)."""
+    """Clocks stopped in the period (met, on time or late), each stop of a clock a ticket's
+    reopening restarted included."""
     query = select(
-        TicketClock.ticket_id, TicketClock.kind, TicketClock.stopped_at, TicketClock.breached_at
-    ).where(TicketClock.stopped_at >= since, TicketClock.stopped_at < until)
+        ClockStop.ticket_id, ClockStop.clock, ClockStop.stopped_at, ClockStop.on_time
+    ).where(ClockStop.stopped_at >= since, ClockStop.stopped_at < until)
     return tuple(ClockFact(*row) for row in session.execute(query))
 
 

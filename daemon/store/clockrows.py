@@ -13,7 +13,7 @@ from daemon import events
 from daemon.clockmoves import Missed, Move
 from daemon.clocks import Allowance, Basis, ClockKind, ClockPlan, ClockState, Unit
 from daemon.store import deferred, records
-from daemon.store.models import MissedClock, Ticket, TicketClock, table
+from daemon.store.models import ClockStop, MissedClock, Ticket, TicketClock, table
 
 
 def _allowance_json(a: Allowance) -> dict[str, Any]:
@@ -88,6 +88,17 @@ def write(row: TicketClock, state: ClockState, next_action_at: datetime | None) 
 _clocks = table(TicketClock)
 # Built once: every new ticket and every clock a staff action starts inserts rows.
 _INSERT = insert(_clocks)
+_INSERT_STOP = insert(table(ClockStop))
+
+
+def _stop(ticket_id: int, state: ClockState, on_time: bool) -> dict[str, Any]:
+    assert state.stopped_at is not None
+    return {
+        "ticket_id": ticket_id,
+        "clock": state.kind.value,
+        "stopped_at": state.stopped_at,
+        "on_time": on_time,
+    }
 
 
 def insert_new(
@@ -97,6 +108,12 @@ def insert_new(
     for the statement of the block around them (deferred.batch)."""
     rows = [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started]
     deferred.insert(session, _INSERT, rows)
+    stops = [
+        _stop(ticket_id, state, state.breached_at is None)
+        for state, _ in started
+        if state.stopped_at is not None
+    ]
+    deferred.insert(session, _INSERT_STOP, stops)
 
 
 def of_ticket(session: Session, ticket_id: int) -> Sequence[TicketClock]:
@@ -153,11 +170,13 @@ def apply(
     current: dict[ClockKind, ClockState],
     moved: Sequence[Move],
 ) -> None:
-    """Write the clock moves of one transition, with the ledger rows their late stops make;
-    `current` holds every clock of the ticket (a kind not in it has no row yet) and is moved
-    along. Written as statements, not through the ORM: a staff action's hot path."""
+    """Write the clock moves of one transition, with the ledger rows their late stops make and
+    a row for each stop (ClockStop); `current` holds every clock of the ticket (a kind not in
+    it has no row yet) and is moved along. Written as statements, not through the ORM: a staff
+    action's hot path."""
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
+    stops: list[dict[str, Any]] = []
     for m in moved:
         values = _columns(m.state, m.next_action_at)
         if m.kind in current:
@@ -169,11 +188,15 @@ def apply(
             book_missed(session, ticket_id, m.missed)
         elif m.settles_breach:
             settle_breach(session, ticket_id, m.state, m.late_seconds)
+        if m.change == "stopped":
+            late = m.missed is not None or m.settles_breach or m.state.breached_at is not None
+            stops.append(_stop(ticket_id, m.state, not late))
     conn = session.connection()
     if updates:
         conn.execute(_UPDATE, updates)
     if inserts:
         conn.execute(_INSERT, inserts)
+    deferred.insert(session, _INSERT_STOP, stops)
 
 
 def book_missed(session: Session, ticket_id: int, m: Missed) -> None:

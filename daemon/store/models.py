@@ -283,6 +283,19 @@ class MissedClock(Base):
     overdue_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class ClockStop(Base):
+    """Every time a clock stopped, on time or not: append-only, so a period's figures stay as
+    they were when a ticket reopened later restarts the clock (its row in `clocks` moves on)."""
+
+    __tablename__ = "clock_stops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    clock: Mapped[str] = mapped_column(String(30))
+    stopped_at: Mapped[datetime] = mapped_column(index=True)
+    on_time: Mapped[bool] = mapped_column(Boolean)
+
+
 class CalendarRecord(Base):
     """The effective calendar the open clocks were last computed on (daemon.recalendar's
     CalendarSnapshot as JSON): one row, compared at start and on reload."""

@@ -280,17 +280,36 @@ class Count:
     def breaches(self) -> set[tuple[str, str, str]]:
         return {(r["ticket"], r["clock"], r["due_at"]) for r in self.ledger}
 
+    def stops(self, t: dict[str, Any]) -> list[tuple[str, datetime, bool]]:
+        """(clock, when, on time) of every stop the ticket's transitions made, a clock its
+        reopening restarted stopping again included: late when a breach entry falls between
+        its start and its stop (a miss met at the stop is entered with it). A transition
+        starts only the clocks the ticket's plan has: those it shows."""
+        planned = {c["kind"] for c in t["clocks"]}
+        started: dict[str, datetime] = {}
+        runs: list[tuple[str, datetime, datetime]] = []
+        for at, d in self.transitions(t):
+            for kind in d.get("clocks", {}).get("stop", []):
+                if kind in started:
+                    runs.append((kind, started.pop(kind), at))
+            for kind in d.get("clocks", {}).get("start", []):
+                if kind in planned:
+                    started[kind] = at
+        breaches = [
+            (e["detail"]["clock"], instant(e["at"])) for e in t["events"] if e["kind"] == "breached"
+        ]
+        return [
+            (kind, stop, not any(k == kind and start <= b <= stop for k, b in breaches))  # type: ignore[operator]
+            for kind, start, stop in runs
+        ]
+
     def clocks(self) -> dict[str, dict[str, Any]]:
-        on_time: Counter[str] = Counter()
-        for t in self.tickets:
-            stopped: dict[str, datetime] = {}
-            for at, d in self.transitions(t):
-                for kind in d.get("clocks", {}).get("stop", []):
-                    stopped[kind] = at
-            for c in t["clocks"]:
-                met_at = stopped.get(c["kind"])
-                if c["state"] == "met" and c["breached_at"] is None and self.inside(met_at):
-                    on_time[c["kind"]] += 1
+        on_time: Counter[str] = Counter(
+            kind
+            for t in self.tickets
+            for kind, at, in_time in self.stops(t)
+            if in_time and self.inside(at)
+        )
         missed = Counter(kind for _, kind, _ in self.breaches())
         out = {}
         for kind in set(on_time) | set(missed) | {"first_response", "resolution"}:

@@ -9,7 +9,9 @@ import logging
 import multiprocessing
 import os
 import signal
+import subprocess
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,20 +115,36 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_replay_that_is_killed_takes_its_reader_with_it(
-    two_cores: None, tmp_path: Path, sqlite_url: str
-) -> None:
+@dataclass
+class Replaying:
+    """`complaintd replay` of 3,000 complaints under way, its reader started."""
+
+    proc: subprocess.Popen[str]
+    readers: list[int]
+    folder: Path
+    config: Path
+
+
+def replaying(tmp_path: Path, db_url: str) -> Replaying:
     folder = tmp_path / "mail"
     folder.mkdir()
     for i in range(3000):
         (folder / f"{i:05d}.eml").write_bytes(complaint(f"第{i}封投诉", message_id=f"<k{i}@x>"))
-    config = write_config(tmp_path, sqlite_url, 25)
+    config = write_config(tmp_path, db_url, 25)
     proc = process.start("replay", folder, "--config", config)
     deadline = time.monotonic() + 60
     while not children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     readers = children(proc.pid)
     assert readers, "the replay started no reader"
+    return Replaying(proc, readers, folder, config)
+
+
+def test_a_replay_that_is_killed_takes_its_reader_with_it(
+    two_cores: None, tmp_path: Path, sqlite_url: str
+) -> None:
+    replay = replaying(tmp_path, sqlite_url)
+    proc, readers = replay.proc, replay.readers
 
     proc.kill()
     proc.wait()
@@ -140,17 +158,8 @@ def test_a_replay_that_is_killed_takes_its_reader_with_it(
 def test_ctrl_c_stops_a_replay_and_its_reader_with_one_line_and_nothing_half_filed(
     two_cores: None, tmp_path: Path, sqlite_url: str
 ) -> None:
-    folder = tmp_path / "mail"
-    folder.mkdir()
-    for i in range(3000):
-        (folder / f"{i:05d}.eml").write_bytes(complaint(f"第{i}封投诉", message_id=f"<c{i}@x>"))
-    config = write_config(tmp_path, sqlite_url, 25)
-    proc = process.start("replay", folder, "--config", config)
-    deadline = time.monotonic() + 60
-    while not children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    readers = children(proc.pid)
-    assert readers, "the replay started no reader"
+    replay = replaying(tmp_path, sqlite_url)
+    proc, readers = replay.proc, replay.readers
 
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -161,5 +170,5 @@ def test_ctrl_c_stops_a_replay_and_its_reader_with_one_line_and_nothing_half_fil
     assert line.startswith("complaintd: interrupted after ") and "run again" in line
     recorded = int(line.removeprefix("complaintd: interrupted after ").split()[0])
     assert not any(alive(pid) for pid in readers)
-    rerun = json.loads(process.run("replay", folder, "--config", config).stdout)
+    rerun = json.loads(process.run("replay", replay.folder, "--config", replay.config).stdout)
     assert (rerun["duplicates"], rerun["filed"]) == (recorded, 3000 - recorded)

@@ -131,7 +131,13 @@ def replaying(tmp_path: Path, db_url: str) -> Replaying:
     for i in range(3000):
         (folder / f"{i:05d}.eml").write_bytes(complaint(f"第{i}封投诉", message_id=f"<k{i}@x>"))
     config = write_config(tmp_path, db_url, 25)
-    proc = process.start("replay", folder, "--config", config)
+    # As from a terminal: a test runner's worker may ignore SIGINT, and a child inherits an
+    # ignored signal (a handler of ours is reset to the default as the child starts).
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = process.start("replay", folder, "--config", config)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     deadline = time.monotonic() + 60
     while not children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

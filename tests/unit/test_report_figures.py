@@ -137,15 +137,23 @@ def test_backlog_ages_tickets_open_at_the_end() -> None:
 
 
 def test_a_clock_met_on_time_and_one_missed_give_a_rate_of_one_half() -> None:
-    clocks = (ClockFact(1, "first_contact", at(3), None),)
+    clocks = (ClockFact(1, "first_contact", at(3), on_time=True),)
     ledger = (LedgerFact(2, "first_contact", "feng_yu", at(4), at(4), 600.0),)
     c = summarize(facts(clocks=clocks, ledger=ledger), PERIOD, SETTINGS).clock("first_contact")
     assert (c.due, c.on_time, c.missed, c.on_time_rate) == (2, 1, 1, 0.5)
 
 
 def test_a_clock_met_late_is_not_on_time() -> None:
-    clocks = (ClockFact(1, "resolution", at(5), at(4)),)
+    clocks = (ClockFact(1, "resolution", at(5), on_time=False),)
     assert summarize(facts(clocks=clocks), PERIOD, SETTINGS).clock("resolution").on_time == 0
+
+
+def test_each_stop_of_a_clock_restarted_by_a_reopening_counts() -> None:
+    clocks = (
+        ClockFact(1, "resolution", at(2), on_time=True),
+        ClockFact(1, "resolution", at(5), on_time=True),
+    )
+    assert summarize(facts(clocks=clocks), PERIOD, SETTINGS).clock("resolution").on_time == 2
 
 
 def test_one_breach_booked_for_two_people_is_one_missed_clock() -> None:

@@ -3,8 +3,9 @@ the same database in the same run.
 
 Builds one database (SQLite by default, or --db-url postgresql://...) with rows inserted in
 bulk (Core inserts, not the pipeline): a year (2025) of tickets opened evenly, nine in ten
-closed within days, each with its transitions, clocks, satisfaction question and answer in the
-audit trail, a tenth of their clocks missed (ledger rows), and some manufacturer 零抱怨 cases.
+closed within days, each with its transitions, clocks and their stops, satisfaction question
+and answer in the audit trail, a tenth of their clocks missed (ledger rows), and some
+manufacturer 零抱怨 cases.
 Then it times, each as its own `complaintd` process (start-up included, as a user sees it):
 
   summary year    report summary --json over the whole year
@@ -46,6 +47,7 @@ from daemon.reports.settings import report_settings  # noqa: E402
 from daemon.store import Store, views  # noqa: E402
 from daemon.store.cases import ManufacturerCase  # noqa: E402
 from daemon.store.models import (  # noqa: E402
+    ClockStop,
     Customer,
     MissedClock,
     Ticket,
@@ -245,6 +247,18 @@ def fill(store: Store, tickets: int) -> None:
                     })  # fmt: skip
             session.execute(insert(TicketEvent), events)
             session.execute(insert(TicketClock), clocks)
+            stops = [
+                {
+                    "ticket_id": c["ticket_id"],
+                    "clock": c["kind"],
+                    "stopped_at": c["stopped_at"],
+                    "on_time": c["breached_at"] is None,
+                }
+                for c in clocks
+                if c["stopped_at"] is not None
+            ]
+            if stops:
+                session.execute(insert(ClockStop), stops)
             if ledger:
                 session.execute(insert(MissedClock), ledger)
             if cases:

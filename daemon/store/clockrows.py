@@ -91,13 +91,15 @@ _INSERT = insert(_clocks)
 _INSERT_STOP = insert(table(ClockStop))
 
 
-def _stop(ticket_id: int, state: ClockState, on_time: bool) -> dict[str, Any]:
+def _stop(ticket_id: int, state: ClockState) -> dict[str, Any]:
+    """A stopped clock's ClockStop row: on time unless it breached (a stop past its due time
+    marks the breach itself, clocks.stop)."""
     assert state.stopped_at is not None
     return {
         "ticket_id": ticket_id,
         "clock": state.kind.value,
         "stopped_at": state.stopped_at,
-        "on_time": on_time,
+        "on_time": state.breached_at is None,
     }
 
 
@@ -108,11 +110,7 @@ def insert_new(
     for the statement of the block around them (deferred.batch)."""
     rows = [{"ticket_id": ticket_id, **_columns(state, at)} for state, at in started]
     deferred.insert(session, _INSERT, rows)
-    stops = [
-        _stop(ticket_id, state, state.breached_at is None)
-        for state, _ in started
-        if state.stopped_at is not None
-    ]
+    stops = [_stop(ticket_id, state) for state, _ in started if state.stopped_at is not None]
     deferred.insert(session, _INSERT_STOP, stops)
 
 
@@ -189,8 +187,7 @@ def apply(
         elif m.settles_breach:
             settle_breach(session, ticket_id, m.state, m.late_seconds)
         if m.change == "stopped":
-            late = m.missed is not None or m.settles_breach or m.state.breached_at is not None
-            stops.append(_stop(ticket_id, m.state, not late))
+            stops.append(_stop(ticket_id, m.state))
     conn = session.connection()
     if updates:
         conn.execute(_UPDATE, updates)

@@ -27,7 +27,8 @@ _Row = dict[str, Any]
 @dataclass
 class _Block:
     rows: dict[Executable, list[_Row]] = field(default_factory=dict)  # in the order they came
-    latest: dict[Executable, dict[Hashable, _Row]] = field(default_factory=dict)  # last one wins
+    # The last row under each key, and whether it differs from what the database holds.
+    latest: dict[Executable, dict[Hashable, tuple[_Row, bool]]] = field(default_factory=dict)
 
     def take(self, inner: _Block) -> None:
         for statement, rows in inner.rows.items():
@@ -40,8 +41,9 @@ class _Block:
             if rows:
                 session.connection().execute(statement, rows)
         for statement, keyed in self.latest.items():
-            if keyed:
-                session.connection().execute(statement, list(keyed.values()))
+            changed = [row for row, differs in keyed.values() if differs]
+            if changed:
+                session.connection().execute(statement, changed)
         self.rows.clear()
         self.latest.clear()
 
@@ -60,20 +62,23 @@ def insert(session: Session, statement: Executable, rows: Sequence[_Row]) -> Non
         session.connection().execute(statement, list(rows))
 
 
-def put(session: Session, statement: Executable, key: Hashable, row: _Row) -> None:
+def put(
+    session: Session, statement: Executable, key: Hashable, row: _Row, changed: bool = True
+) -> None:
     """Hold `row` for `statement`, replacing any held under `key`: only the last one is
-    written. Outside a block nothing is held (the caller has written it)."""
+    written, and only if `changed` (a row just read from the database is held to be found,
+    not to be written back). Outside a block nothing is held (the caller has written it)."""
     blocks = _blocks(session)
     if blocks:
-        blocks[-1].latest.setdefault(statement, {})[key] = row
+        blocks[-1].latest.setdefault(statement, {})[key] = (row, changed)
 
 
 def held(session: Session, statement: Executable, key: Hashable) -> _Row | None:
     """The row last held under `key` for `statement` and not yet written."""
     for block in reversed(_blocks(session)):
-        row = block.latest.get(statement, {}).get(key)
-        if row is not None:
-            return row
+        found = block.latest.get(statement, {}).get(key)
+        if found is not None:
+            return found[0]
     return None
 
 

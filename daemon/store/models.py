@@ -284,8 +284,8 @@ class MissedClock(Base):
 
 
 class ClockStop(Base):
-    """Every time a clock stopped, on time or not: append-only, so a period's figures stay as
-    they were when a ticket reopened later restarts the clock (its row in `clocks` moves on)."""
+    """Every time a clock stopped, on time or not: only ever added to, so a period's figures stay
+    as they were when a ticket reopened later restarts the clock (its row in `clocks` moves on)."""
 
     __tablename__ = "clock_stops"
 

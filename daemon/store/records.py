@@ -234,7 +234,8 @@ def next_number(session: Session, prefix: str, period: str, digits: int) -> str:
     else:
         conn = session.connection()
         serial = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"period": period}).scalar_one()
-    deferred.put(session, _SET_SERIAL, period, {"of_period": period, "serial": serial})
+    row = {"of_period": period, "serial": serial}
+    deferred.put(session, _SET_SERIAL, period, row, changed=last is not None)
     return format_number(prefix, period, serial, digits)
 
 

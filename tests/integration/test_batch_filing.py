@@ -153,10 +153,29 @@ def test_a_batchs_audit_entries_and_clocks_are_written_in_one_statement_each(
     assert dispositions(batch) == [Disposition.FILED] * 3
     assert len([s for s in statements if s.startswith("INSERT INTO TICKET_EVENTS")]) == 1
     assert len([s for s in statements if s.startswith("INSERT INTO CLOCKS")]) == 1
+    assert len([s for s in statements if s.startswith("UPDATE TICKET_COUNTERS")]) == 1
     with harness.session() as s:
         opened = s.scalars(select(TicketEvent.ticket_id).where(TicketEvent.kind == "opened"))
         clocked = s.scalars(select(TicketClock.ticket_id).distinct())
         assert sorted(opened) == sorted(clocked) == sorted(s.scalars(select(Ticket.id)))
+
+
+def test_a_message_filed_alone_takes_its_serial_without_writing_the_counter_back(
+    harness: Harness,
+):
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    event.listen(harness.store.engine, "before_cursor_execute", seen)
+    try:
+        batch = process_batch(fetched(harness, ["a@example.cn"]), harness.deps)
+    finally:
+        event.remove(harness.store.engine, "before_cursor_execute", seen)
+
+    assert dispositions(batch) == [Disposition.FILED]
+    assert len([s for s in statements if "TICKET_COUNTERS" in s]) == 1  # the upsert alone
 
 
 def test_a_batch_filed_again_after_a_failure_keeps_each_tickets_trail_and_clocks(
